@@ -1,0 +1,3 @@
+"""Shared pytest wiring. Fixtures live in tests/support/ by area and are registered here."""
+
+pytest_plugins: list[str] = []
