@@ -1,0 +1,96 @@
+"""`ece-restart-operator run`: the controller, against the current kubeconfig or the in-cluster service account."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+import kopf
+
+from ece_restart.connection import ConnectionConfig, InvalidConnectionError
+from ece_restart.connections import ConnectionResolver
+from ece_restart.controller import Controller, ControllerSettings
+from ece_restart.handlers import build_registry, operator_settings, post_event
+from ece_restart.kube import KubeApi
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], metavar="NS",
+                       help="watch this namespace (repeatable); default: the namespace of WATCH_NAMESPACE, else all")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch ResourceRestarts in every namespace")
+    parser.add_argument("--max-concurrent", type=int, default=int(os.environ.get("MAX_CONCURRENT", "10")),
+                        metavar="N", help="restart requests in flight at once, across all CRs (default 10)")
+    parser.add_argument("--health-port", type=int, default=8080, metavar="P",
+                        help="serve liveness on http://0.0.0.0:P/healthz (0 disables; default 8080)")
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster, KUBECONFIG, ~/.kube)")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"),
+                        choices=["debug", "info", "warning", "error"], help="log verbosity (default info)")
+    parser.add_argument("--log-format", default=os.environ.get("LOG_FORMAT", "text"), choices=["text", "json"],
+                        help="human text or one JSON object per line (default text)")
+
+
+def watched_namespaces(args: argparse.Namespace) -> tuple[bool, list[str]]:
+    if args.all_namespaces:
+        return True, []
+    namespaces = [ns for value in args.namespace for ns in value.split(",") if ns]
+    if not namespaces:
+        namespaces = [ns for ns in os.environ.get("WATCH_NAMESPACE", "").split(",") if ns]
+    return (not namespaces), namespaces
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.max_concurrent < 1:
+        raise SystemExit("--max-concurrent must be at least 1")
+    kopf.configure(
+        debug=args.log_level == "debug",
+        verbose=args.log_level == "debug",
+        quiet=args.log_level in {"warning", "error"},
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    try:
+        default_connection = ConnectionConfig.from_env()
+    except InvalidConnectionError as error:
+        raise SystemExit(f"invalid default ECE connection: {error}") from None
+    if default_connection is None:
+        logger.warning("ECE_URL is unset: only ResourceRestarts with spec.connection.secretRef can be handled")
+    clusterwide, namespaces = watched_namespaces(args)
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    asyncio.run(serve(default_connection, clusterwide=clusterwide, namespaces=namespaces,
+                      max_concurrent=args.max_concurrent, health_port=args.health_port, kubeconfig=args.kubeconfig))
+    return 0
+
+
+async def serve(
+    default_connection: ConnectionConfig | None,
+    *,
+    clusterwide: bool,
+    namespaces: list[str],
+    max_concurrent: int,
+    health_port: int,
+    kubeconfig: str | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    kube = KubeApi.from_environment(kubeconfig)
+    controller = Controller(
+        kube,
+        ConnectionResolver(kube, default_connection, max_connections=max(max_concurrent, 10)),
+        notify=post_event,
+        settings=ControllerSettings(max_concurrent=max_concurrent),
+    )
+    await kopf.operator(
+        registry=build_registry(controller),
+        settings=operator_settings(),
+        standalone=True,
+        clusterwide=clusterwide,
+        namespaces=namespaces,
+        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )

@@ -1,0 +1,321 @@
+"""The restart lifecycle of ResourceRestart objects, independent of Kopf.
+
+Kopf hands every watch event to `Controller.observe`. A CR that needs work gets one asyncio task that drives
+it to a terminal phase. The status is the state machine, so the operator can stop at any instant and continue:
+
+* Before a restart request leaves, the intent (phase Requesting, attempt number) is written with a
+  resourceVersion precondition. Two evaluations of the same object version cannot both claim an attempt, and a
+  decision taken on a stale watch event fails with 409 instead of restarting twice.
+* A wait between attempts is `phase: Retrying` with `nextAttemptTime`; after a restart the operator waits for the
+  rest of it instead of sending at once.
+* A CR found in phase Requesting (a request may have been in flight when an operator stopped), or a request whose
+  answer was lost, is settled by reading ECE's plan information: a plan attempt that started after the intent
+  means ECE accepted the restart (Succeeded); otherwise the run ends Unknown. It never sends a second request
+  it cannot rule out being a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from ece_restart import status as status_patches
+from ece_restart.client import EceClient, ResourceInfo
+from ece_restart.connection import ConnectionConfig, InvalidConnectionError
+from ece_restart.connections import ConnectionResolver
+from ece_restart.decisions import Step, decide
+from ece_restart.kube import ConflictError, KubeApi, NotFoundError
+from ece_restart.resource_restart import InvalidSpecError, Phase, ResourceRestart, RestartSpec, from_body
+from ece_restart.results import Classification, Outcome, RequestFailed, RestartAccepted
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+# Clock difference tolerated between the operator and ECE when matching a plan attempt to our request.
+RECOVERY_SKEW = timedelta(seconds=30)
+
+
+class Notifier(Protocol):
+    def __call__(self, body: Mapping[str, Any], *, event_type: str, reason: str, message: str) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    max_concurrent: int = 10
+    recovery_skew: timedelta = RECOVERY_SKEW
+
+
+class Controller:
+    def __init__(
+        self,
+        kube: KubeApi,
+        connections: ConnectionResolver,
+        *,
+        notify: Notifier,
+        settings: ControllerSettings | None = None,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._kube = kube
+        self._connections = connections
+        self._notify = notify
+        self._settings = settings or ControllerSettings()
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(self._settings.max_concurrent)
+        self._target_locks: dict[tuple[object, str], asyncio.Lock] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._stale: set[str] = set()
+
+    # ---- intake -------------------------------------------------------------------------------------------
+
+    async def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """Called for every watch event (and for each object listed at start-up)."""
+        uid = str(body.get("metadata", {}).get("uid", ""))
+        if not uid:
+            return
+        if event_type == "DELETED":
+            task = self._tasks.pop(uid, None)
+            if task is not None:
+                task.cancel()
+            self._latest.pop(uid, None)
+            self._stale.discard(uid)
+            return
+        if uid in self._tasks:
+            self._stale.add(uid)  # the task re-reads the object when it is done with its current step
+            return
+        cr = from_body(body)
+        if decide(cr).step is Step.NOTHING:
+            return
+        self._latest[uid] = dict(body)
+        self._tasks[uid] = asyncio.create_task(self._drive(uid), name=f"resourcerestart {cr.key}")
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._tasks)
+
+    async def shutdown(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._connections.aclose()
+
+    # ---- the driving loop ---------------------------------------------------------------------------------
+
+    async def _drive(self, uid: str) -> None:
+        try:
+            while True:
+                body = self._latest.get(uid)
+                if body is None:
+                    return
+                cr = from_body(body)
+                decision = decide(cr)
+                if decision.step is Step.NOTHING:
+                    if uid not in self._stale:
+                        return
+                    self._stale.discard(uid)
+                    if not await self._refresh(uid, cr):
+                        return
+                    continue
+                try:
+                    updated = await self._perform(cr, decision.step, decision.not_before)
+                except ConflictError:
+                    logger.debug("%s changed while deciding; re-reading", cr.key)
+                    if not await self._refresh(uid, cr):
+                        return
+                    continue
+                except NotFoundError:
+                    return
+                self._latest[uid] = updated
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("unexpected error while handling a ResourceRestart; handled again on its next event")
+        finally:
+            self._tasks.pop(uid, None)
+            self._latest.pop(uid, None)
+            self._stale.discard(uid)
+
+    async def _refresh(self, uid: str, cr: ResourceRestart) -> bool:
+        fresh = await self._kube.get_restart(cr.namespace, cr.name)
+        if fresh is None or str(fresh.get("metadata", {}).get("uid")) != uid:
+            return False
+        self._latest[uid] = fresh
+        return True
+
+    async def _perform(self, cr: ResourceRestart, step: Step, not_before: datetime | None) -> dict[str, Any]:
+        if step is Step.RECOVER:
+            return await self._recover(cr)
+        try:
+            spec = cr.parse_spec()
+        except InvalidSpecError as error:
+            return await self._finish(cr, Phase.FAILED, Outcome.INVALID_REQUEST, f"Invalid spec: {error}", cas=True)
+        try:
+            config = await self._connections.resolve(cr.namespace, spec.secret_name)
+        except InvalidConnectionError as error:
+            return await self._finish(cr, Phase.FAILED, Outcome.INVALID_CONNECTION, str(error), cas=True)
+        if step is Step.RETRY and not_before is not None:
+            delay = (not_before - self._clock()).total_seconds()
+            if delay > 0:
+                await self._sleep(delay)
+        attempt = 1 if step is Step.START else cr.status.attempts + 1
+        return await self._attempt(cr, spec, config, attempt)
+
+    async def _attempt(
+        self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig, attempt: int
+    ) -> dict[str, Any]:
+        client = await self._connections.client(config)
+        policy = spec.retry.policy()
+        lock = self._target_locks.setdefault((config.key, str(spec.target)), asyncio.Lock())
+        async with self._slots, lock:
+            now = self._clock()
+            intent = status_patches.attempt_intent(
+                cr, token=spec.restart_token, attempt=attempt, max_attempts=policy.max_attempts, now=now
+            )
+            written = await self._kube.patch_restart_status(
+                cr.namespace, cr.name, intent, resource_version=cr.resource_version
+            )
+            claimed = from_body(written)
+            if attempt == 1:
+                self._emit(cr, "Normal", "RestartRequested", f"Restarting {spec.target} ({config.url})")
+            logger.info("%s: restart request %d for %s (token %r)", cr.key, attempt, spec.target, spec.restart_token)
+            result = await client.restart_target(
+                spec.target, cancel_pending=spec.cancel_pending, elasticsearch=spec.elasticsearch
+            )
+        if isinstance(result, RestartAccepted):
+            message = f"ECE accepted the restart of {spec.target} (HTTP {result.http_status})"
+            if result.warnings:
+                message += "; warnings: " + "; ".join(f"{w.code}: {w.message}" for w in result.warnings)
+            return await self._finish(claimed, Phase.SUCCEEDED, result.outcome, message,
+                                      http_status=result.http_status, attempts=attempt)
+        if result.classification is Classification.AMBIGUOUS:
+            return await self._settle_from_plans(claimed, spec, client, result)
+        if result.classification is Classification.RETRYABLE and policy.should_retry(attempt):
+            delay = policy.delay(attempt, result.retry_after)
+            next_attempt = self._clock() + timedelta(seconds=delay)
+            patch = status_patches.retry_scheduled(claimed, result, next_attempt=next_attempt, attempt=attempt,
+                                                   now=self._clock())
+            self._emit(claimed, "Warning", "RestartRetrying", patch["message"])
+            return await self._write(claimed, patch)
+        if result.classification is Classification.RETRYABLE:
+            outcome = Outcome.RETRIES_EXHAUSTED if result.http_status is not None else Outcome.CONNECTION_FAILED
+            message = f"Gave up after {attempt} attempts; last error: {result.message}"
+            return await self._finish(claimed, Phase.FAILED, outcome, message, http_status=result.http_status,
+                                      error_code=result.error_code, attempts=attempt)
+        return await self._finish(claimed, Phase.FAILED, result.outcome, result.message,
+                                  http_status=result.http_status, error_code=result.error_code, attempts=attempt)
+
+    async def _recover(self, cr: ResourceRestart) -> dict[str, Any]:
+        """A CR left in phase Requesting by an operator that stopped mid-request."""
+        fresh_body = await self._kube.get_restart(cr.namespace, cr.name)
+        if fresh_body is None:
+            raise NotFoundError(cr.key)
+        fresh = from_body(fresh_body)
+        if fresh.status.phase is not Phase.REQUESTING:
+            return fresh_body
+        try:
+            spec = fresh.parse_spec()
+            config = await self._connections.resolve(fresh.namespace, spec.secret_name)
+        except (InvalidSpecError, InvalidConnectionError) as error:
+            return await self._finish(fresh, Phase.UNKNOWN, Outcome.OUTCOME_UNKNOWN,
+                                      f"A restart request may have been sent before the operator stopped, and ECE "
+                                      f"cannot be asked now: {error}", cas=True)
+        client = await self._connections.client(config)
+        lost = RequestFailed(Classification.AMBIGUOUS, "the operator stopped while a restart request was in flight",
+                             outcome=Outcome.OUTCOME_UNKNOWN)
+        return await self._settle_from_plans(fresh, spec, client, lost, cas=True)
+
+    async def _settle_from_plans(
+        self, cr: ResourceRestart, spec: RestartSpec, client: EceClient, lost: RequestFailed, *, cas: bool = False
+    ) -> dict[str, Any]:
+        """Decide a run whose request may or may not have reached ECE, from ECE's plan history."""
+        intent_time = cr.status.last_attempt_time
+        policy = spec.retry.policy()
+        info: ResourceInfo | RequestFailed = lost
+        for reads in range(1, policy.max_attempts + 1):
+            info = await client.get_resource(spec.target)
+            if isinstance(info, ResourceInfo) or info.classification is Classification.PERMANENT:
+                break
+            if reads < policy.max_attempts:
+                await self._sleep(policy.delay(reads, info.retry_after))
+        if isinstance(info, ResourceInfo) and intent_time is not None:
+            ours = info.plans.started_at_or_after(intent_time - self._settings.recovery_skew)
+            if ours:
+                attempt = ours[-1]
+                message = (f"{lost.message}; ECE shows plan attempt {attempt.attempt_id or '(no id)'} started at "
+                           f"{attempt.start_time.isoformat() if attempt.start_time else '?'}, so it accepted the "
+                           "restart")
+                return await self._finish(cr, Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, message, cas=cas)
+            message = (f"{lost.message}; ECE shows no plan attempt since then. The restart was probably not applied, "
+                       "but a second request could restart twice: check the deployment's activity in ECE and set a "
+                       "new spec.restartToken to try again")
+        else:
+            reason = info.message if isinstance(info, RequestFailed) else "no intent time recorded"
+            message = (f"{lost.message}; ECE's plan information could not be read ({reason}). Check the deployment's "
+                       "activity in ECE and set a new spec.restartToken to try again")
+        return await self._finish(cr, Phase.UNKNOWN, Outcome.OUTCOME_UNKNOWN, message, cas=cas)
+
+    # ---- writing --------------------------------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        cr: ResourceRestart,
+        phase: Phase,
+        outcome: Outcome,
+        message: str,
+        *,
+        http_status: int | None = None,
+        error_code: str | None = None,
+        attempts: int | None = None,
+        cas: bool = False,
+    ) -> dict[str, Any]:
+        patch = status_patches.finished(cr, phase=phase, outcome=outcome, message=message, now=self._clock(),
+                                        http_status=http_status, error_code=error_code, attempts=attempts)
+        if cas:
+            body = await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
+                                                         resource_version=cr.resource_version)
+        else:
+            body = await self._write(cr, patch)
+        self._emit(cr, "Normal" if phase is Phase.SUCCEEDED else "Warning", outcome.value, message)
+        logger.info("%s: %s (%s): %s", cr.key, phase.value, outcome.value, message)
+        return body
+
+    async def _write(self, cr: ResourceRestart, patch: dict[str, Any]) -> dict[str, Any]:
+        """Write the result of a run this task owns; retried until the API server takes it, never dropped."""
+        failures = 0
+        while True:
+            try:
+                return await self._kube.patch_restart_status(cr.namespace, cr.name, patch)
+            except (ConflictError, NotFoundError):
+                raise
+            except Exception as error:  # API server unreachable or 5xx: the result must not be lost
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                logger.warning("%s: writing status failed (%s); retrying in %.1f s", cr.key, type(error).__name__,
+                               delay)
+                await self._sleep(delay)
+
+    def _emit(self, cr: ResourceRestart, type_: str, reason: str, message: str) -> None:
+        body = {
+            "apiVersion": "eceops.io/v1alpha1",
+            "kind": "ResourceRestart",
+            "metadata": {"namespace": cr.namespace, "name": cr.name, "uid": cr.uid},
+        }
+        try:
+            self._notify(body, event_type=type_, reason=reason, message=message)
+        except Exception:  # events are best effort; the status is the record
+            logger.debug("could not post event %s for %s", reason, cr.key, exc_info=True)

@@ -1,0 +1,54 @@
+"""Kopf wiring: thin handlers that pass every ResourceRestart event to the Controller."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+
+from ece_restart.controller import Controller
+from ece_restart.crd import GROUP, PLURAL, VERSION
+
+ANNOTATION_PREFIX = "eceops.io"
+
+
+def operator_settings(*, posting_level: int = logging.INFO) -> kopf.OperatorSettings:
+    """Settings pinned explicitly so a Kopf upgrade cannot move where state lives or widen the RBAC needed."""
+    settings = kopf.OperatorSettings()
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"  # never added: no delete handlers, no daemons
+    settings.scanning.disabled = True  # no CRD or namespace watching: fewer cluster-wide permissions
+    settings.posting.level = posting_level
+    settings.posting.loggers = False  # events are posted explicitly, one per transition
+    settings.posting.reporting_component = "ece-restart-operator"
+    settings.watching.connect_timeout = 10
+    settings.watching.server_timeout = 300
+    return settings
+
+
+def post_event(body: Mapping[str, Any], *, event_type: str, reason: str, message: str) -> None:
+    kopf.event(cast(kopf.Body, dict(body)), type=event_type, reason=reason, message=message[:1024])
+
+
+def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry, errors=kopf.ErrorsMode.IGNORED)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The official client's loaders: in-cluster service account, else KUBECONFIG / ~/.kube/config.
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def resourcerestart_event(type: str | None, body: kopf.Body, **_: Any) -> None:  # noqa: A002
+        await controller.observe(type, body)
+
+    @kopf.on.cleanup(registry=registry)
+    async def controller_shutdown(**_: Any) -> None:
+        await controller.shutdown()
+
+    return registry

@@ -1,0 +1,89 @@
+"""The operator's own Kubernetes API calls (besides Kopf's watching and event posting).
+
+The official `kubernetes` client is synchronous; calls run in worker threads so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from ece_restart.crd import GROUP, PLURAL, VERSION
+
+
+class ConflictError(Exception):
+    """The object changed since it was read (HTTP 409): re-read and decide again."""
+
+
+class NotFoundError(Exception):
+    pass
+
+
+class KubeApi:
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    @classmethod
+    def from_environment(cls, kubeconfig: str | None = None) -> KubeApi:
+        """In-cluster service account when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+        configuration = kubernetes.client.Configuration()
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=configuration
+            )
+        return cls(kubernetes.client.ApiClient(configuration))
+
+    async def get_restart(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return cast(dict[str, Any], self._custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name))
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+
+        return await asyncio.to_thread(call)
+
+    async def patch_restart_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource; with `resource_version` the write is a compare-and-swap."""
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
+
+        def call() -> dict[str, Any]:
+            try:
+                return cast(dict[str, Any], self._custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, PLURAL, name, body, _content_type="application/merge-patch+json"))
+            except ApiException as error:
+                if error.status == 409:
+                    raise ConflictError(f"{namespace}/{name} changed concurrently") from None
+                if error.status == 404:
+                    raise NotFoundError(f"{namespace}/{name} no longer exists") from None
+                raise
+
+        return await asyncio.to_thread(call)
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        """The Secret's data decoded, or None when it does not exist."""
+        def call() -> dict[str, bytes] | None:
+            try:
+                secret = self._core.read_namespaced_secret(name, namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+            data = secret.data or {}
+            return {key: base64.b64decode(value) for key, value in data.items() if value is not None}
+
+        return await asyncio.to_thread(call)
