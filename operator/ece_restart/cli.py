@@ -24,6 +24,7 @@ class Command(Protocol):
 # name -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("ece_restart.commands.run", "run the controller against the current kubeconfig or in-cluster config"),
+    "demo": ("ece_restart.commands.demo", "run everything locally (sandbox, simulator, operator) on examples/"),
     "simulator": ("ece_restart.simulator.command", "serve the ECE API simulator on loopback"),
     "sandbox": ("ece_restart.sandbox.command", "serve the local Kubernetes API sandbox with the ResourceRestart CRD"),
 }
