@@ -10,6 +10,7 @@ import kopf
 
 from ece_restart.controller import Controller
 from ece_restart.crd import GROUP, PLURAL, VERSION
+from ece_restart.kube import load_configuration
 
 ANNOTATION_PREFIX = "eceops.io"
 
@@ -35,13 +36,33 @@ def post_event(body: Mapping[str, Any], *, event_type: str, reason: str, message
     kopf.event(cast(kopf.Body, dict(body)), type=event_type, reason=reason, message=message[:1024])
 
 
-def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+def connection_info(kubeconfig: str | None, settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
+    """Kopf's credentials from the same loader the operator's own client uses (as kopf.login_via_client does,
+    but with an explicit kubeconfig path)."""
+    config = load_configuration(kubeconfig)
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        username=config.username or None,
+        password=config.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+        trust_env=settings.networking.trust_env,
+    )
+
+
+def build_registry(controller: Controller, *, kubeconfig: str | None = None) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
-    @kopf.on.login(registry=registry, errors=kopf.ErrorsMode.IGNORED)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # The official client's loaders: in-cluster service account, else KUBECONFIG / ~/.kube/config.
-        return kopf.login_via_client(**kwargs)
+    @kopf.on.login(registry=registry)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        return connection_info(kubeconfig, settings)
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def resourcerestart_event(type: str | None, body: kopf.Body, **_: Any) -> None:  # noqa: A002

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -14,6 +15,23 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from ece_restart.crd import GROUP, PLURAL, VERSION
+
+
+def load_configuration(kubeconfig: str | None = None) -> kubernetes.client.Configuration:
+    """In-cluster service account when running in a pod, else the kubeconfig file.
+
+    The file is `kubeconfig`, else $KUBECONFIG read now (the client library reads it once at import), else
+    ~/.kube/config.
+    """
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, client_configuration=configuration
+        )
+    return configuration
 
 
 class ConflictError(Exception):
@@ -31,15 +49,7 @@ class KubeApi:
 
     @classmethod
     def from_environment(cls, kubeconfig: str | None = None) -> KubeApi:
-        """In-cluster service account when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-        configuration = kubernetes.client.Configuration()
-        try:
-            kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, client_configuration=configuration
-            )
-        return cls(kubernetes.client.ApiClient(configuration))
+        return cls(kubernetes.client.ApiClient(load_configuration(kubeconfig)))
 
     async def get_restart(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:

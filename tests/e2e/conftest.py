@@ -14,6 +14,7 @@ from ece_restart.sandbox import Sandbox
 from ece_restart.simulator import Simulator, SimulatorState
 from tests.support.kube_http import KubeHttp
 from tests.support.operator_process import OperatorProcess
+from tests.support.simulator_fixtures import contract_problems
 
 API_KEY = "operator-test-key"
 _names = itertools.count(1)
@@ -42,7 +43,7 @@ class Stack:
     def wait_operator_watching(self) -> None:
         started = self.operator.started_at
         self.operator.wait_until(
-            lambda: any(r.verb == "watch" and r.resource == "resourcerestarts" and r.time >= started
+            lambda: any(r.verb in ("list", "watch") and r.resource == "resourcerestarts" and r.time >= started
                         for r in self.sandbox.requests),
             "the operator to watch resourcerestarts",
         )
@@ -50,7 +51,8 @@ class Stack:
 
 def start_stack(tmp: Path) -> Iterator[Stack]:
     sandbox = Sandbox()
-    simulator = Simulator(state=SimulatorState(), api_keys={API_KEY}, plan_seconds=2.0)
+    # The example state serves examples/; each test adds deployments of its own with new_deployment().
+    simulator = Simulator(state=SimulatorState.example(), api_keys={API_KEY, "change-me-api-key"}, plan_seconds=2.0)
     with sandbox.serving_in_thread(port=0) as kube_url, simulator.serving_in_thread(port=0) as ece_url:
         kubeconfig = tmp / "kubeconfig"
         sandbox.write_kubeconfig(kubeconfig)
@@ -65,6 +67,8 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
         finally:
             operator.stop()
             kube.close()
+        problems = contract_problems(simulator.calls)
+        assert not problems, "simulator answers off the ECE spec:\n" + "\n".join(problems[:20])
 
 
 @pytest.fixture(scope="module")

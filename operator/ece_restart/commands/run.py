@@ -85,7 +85,7 @@ async def serve(
         settings=ControllerSettings(max_concurrent=max_concurrent),
     )
     await kopf.operator(
-        registry=build_registry(controller),
+        registry=build_registry(controller, kubeconfig=kubeconfig),
         settings=operator_settings(),
         standalone=True,
         clusterwide=clusterwide,
