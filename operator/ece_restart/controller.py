@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from ece_restart.connection import ConnectionConfig, InvalidConnectionError
 from ece_restart.connections import ConnectionResolver
 from ece_restart.decisions import Step, decide
 from ece_restart.kube import ConflictError, KubeApi, NotFoundError
+from ece_restart.plan_tracking import PlanTracker, TrackingSettings, plan_status
 from ece_restart.resource_restart import InvalidSpecError, Phase, ResourceRestart, RestartSpec, from_body
 from ece_restart.results import Classification, Outcome, RequestFailed, RestartAccepted
 
@@ -53,6 +54,7 @@ def utc_now() -> datetime:
 class ControllerSettings:
     max_concurrent: int = 10
     recovery_skew: timedelta = RECOVERY_SKEW
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
 
 class Controller:
@@ -77,6 +79,8 @@ class Controller:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._stale: set[str] = set()
+        self._tracker = PlanTracker(kube, connections, finish=self._finish, clock=clock,
+                                    settings=self._settings.tracking)
 
     # ---- intake -------------------------------------------------------------------------------------------
 
@@ -91,12 +95,17 @@ class Controller:
                 task.cancel()
             self._latest.pop(uid, None)
             self._stale.discard(uid)
+            self._tracker.forget(uid)
             return
         if uid in self._tasks:
             self._stale.add(uid)  # the task re-reads the object when it is done with its current step
             return
         cr = from_body(body)
-        if decide(cr).step is Step.NOTHING:
+        step = decide(cr).step
+        if step is Step.NOTHING:
+            return
+        if step is Step.TRACK:
+            self._tracker.track(body)
             return
         self._latest[uid] = dict(body)
         self._tasks[uid] = asyncio.create_task(self._drive(uid), name=f"resourcerestart {cr.key}")
@@ -105,7 +114,12 @@ class Controller:
     def active_runs(self) -> int:
         return len(self._tasks)
 
+    @property
+    def tracked_plans(self) -> int:
+        return self._tracker.tracked
+
     async def shutdown(self) -> None:
+        await self._tracker.shutdown()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -124,6 +138,9 @@ class Controller:
                     return
                 cr = from_body(body)
                 decision = decide(cr)
+                if decision.step is Step.TRACK:
+                    self._tracker.track(body)
+                    return
                 if decision.step is Step.NOTHING:
                     if uid not in self._stale:
                         return
@@ -163,7 +180,7 @@ class Controller:
         try:
             spec = cr.parse_spec()
         except InvalidSpecError as error:
-            return await self._finish(cr, Phase.FAILED, Outcome.INVALID_REQUEST, f"Invalid spec: {error}", cas=True)
+            return await self._finish(cr, Phase.FAILED, Outcome.INVALID_SPEC, f"Invalid spec: {error}", cas=True)
         try:
             config = await self._connections.resolve(cr.namespace, spec.secret_name)
         except InvalidConnectionError as error:
@@ -200,6 +217,12 @@ class Controller:
             message = f"ECE accepted the restart of {spec.target} (HTTP {result.http_status})"
             if result.warnings:
                 message += "; warnings: " + "; ".join(f"{w.code}: {w.message}" for w in result.warnings)
+            if spec.wait_for_completion:
+                patch = status_patches.tracking_started(
+                    claimed, http_status=result.http_status, plan=None, attempts=attempt, now=self._clock(),
+                    message=message + "; following its plan until it ends")
+                self._emit(claimed, "Normal", "RestartAccepted", patch["message"])
+                return await self._write(claimed, patch)
             return await self._finish(claimed, Phase.SUCCEEDED, result.outcome, message,
                                       http_status=result.http_status, attempts=attempt)
         if result.classification is Classification.AMBIGUOUS:
@@ -255,10 +278,17 @@ class Controller:
         if isinstance(info, ResourceInfo) and intent_time is not None:
             ours = info.plans.started_at_or_after(intent_time - self._settings.recovery_skew)
             if ours:
-                attempt = ours[-1]
+                attempt = min(ours, key=lambda a: a.start_time or intent_time)
                 message = (f"{lost.message}; ECE shows plan attempt {attempt.attempt_id or '(no id)'} started at "
                            f"{attempt.start_time.isoformat() if attempt.start_time else '?'}, so it accepted the "
                            "restart")
+                if spec.wait_for_completion:
+                    patch = status_patches.tracking_started(cr, http_status=202, now=self._clock(), message=message,
+                                                            plan=plan_status(attempt, self._clock()))
+                    if cas:
+                        return await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
+                                                                     resource_version=cr.resource_version)
+                    return await self._write(cr, patch)
                 return await self._finish(cr, Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, message, cas=cas)
             message = (f"{lost.message}; ECE shows no plan attempt since then. The restart was probably not applied, "
                        "but a second request could restart twice: check the deployment's activity in ECE and set a "
@@ -282,9 +312,11 @@ class Controller:
         error_code: str | None = None,
         attempts: int | None = None,
         cas: bool = False,
+        plan: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         patch = status_patches.finished(cr, phase=phase, outcome=outcome, message=message, now=self._clock(),
-                                        http_status=http_status, error_code=error_code, attempts=attempts)
+                                        http_status=http_status, error_code=error_code, attempts=attempts,
+                                        plan=plan)
         if cas:
             body = await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
                                                          resource_version=cr.resource_version)

@@ -14,6 +14,7 @@ class Step(StrEnum):
     START = "start"  # a new run: first request of the current restartToken
     RETRY = "retry"  # the run waits for its next attempt (status says when)
     RECOVER = "recover"  # a request may have been in flight when a previous operator stopped
+    TRACK = "track"  # ECE accepted the restart; its plan is followed until it ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,8 @@ def decide(cr: ResourceRestart) -> Decision:
     status = cr.status
     if status.phase is Phase.REQUESTING:
         return Decision(Step.RECOVER)
+    if status.phase is Phase.IN_PROGRESS:
+        return Decision(Step.TRACK)
     if status.phase is Phase.RETRYING:
         return Decision(Step.RETRY, status.next_attempt_time)
     if status.phase is None or status.phase is Phase.PENDING:

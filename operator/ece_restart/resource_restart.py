@@ -17,6 +17,7 @@ class Phase(StrEnum):
     PENDING = "Pending"
     REQUESTING = "Requesting"
     RETRYING = "Retrying"
+    IN_PROGRESS = "InProgress"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     UNKNOWN = "Unknown"
@@ -52,6 +53,9 @@ class RestartSpec:
     secret_name: str | None
     retry: RetrySpec
     restart_token: str
+    wait_for_completion: bool = False
+    completion_timeout_seconds: int = 1800
+    ttl_seconds_after_finished: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,9 @@ def parse_spec(spec: Mapping[str, Any]) -> RestartSpec:
         secret_name=secret_name,
         retry=retry,
         restart_token=_optional_str(spec.get("restartToken")) or "",
+        wait_for_completion=spec.get("waitForCompletion") is True,
+        completion_timeout_seconds=_int(spec.get("completionTimeoutSeconds"), 1800),
+        ttl_seconds_after_finished=_optional_int(spec.get("ttlSecondsAfterFinished")),
     )
 
 

@@ -25,6 +25,11 @@ class Outcome(StrEnum):
     """CamelCase machine reasons shared by the controller's status, events and the CLI's exit message."""
 
     RESTART_ACCEPTED = "RestartAccepted"
+    RESTART_COMPLETED = "RestartCompleted"
+    PLAN_FAILED = "PlanFailed"
+    COMPLETION_TIMEOUT = "CompletionTimeout"
+    ALREADY_EXECUTED = "AlreadyExecuted"
+    INVALID_SPEC = "InvalidSpec"
     DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
     RESOURCE_NOT_FOUND = "ResourceNotFound"
     PLAN_CHANGE_CONFLICT = "PlanChangeConflict"

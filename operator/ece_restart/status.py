@@ -69,6 +69,7 @@ def finished(
     http_status: int | None = None,
     error_code: str | None = None,
     attempts: int | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A terminal status: the run's token becomes lastHandledToken and is never run again."""
     token = cr.status.active_token if cr.status.active_token is not None else cr.restart_token
@@ -85,6 +86,8 @@ def finished(
     }
     if attempts is not None:
         patch["attempts"] = attempts
+    if plan is not None:
+        patch["plan"] = plan
     if cr.status.start_time is None:
         patch["startTime"] = timestamp(now)
     if phase is Phase.SUCCEEDED:
@@ -94,3 +97,22 @@ def finished(
     else:
         wanted = conditions.failed(outcome.value, message)
     return _with_conditions(cr, now, patch, wanted)
+
+
+def tracking_started(
+    cr: ResourceRestart, *, http_status: int, plan: dict[str, Any] | None, message: str, now: datetime,
+    attempts: int | None = None,
+) -> dict[str, Any]:
+    """ECE accepted the restart; the run continues while its plan runs (spec.waitForCompletion)."""
+    patch: dict[str, Any] = {
+        "phase": Phase.IN_PROGRESS.value,
+        "outcome": Outcome.RESTART_ACCEPTED.value,
+        "httpStatus": http_status,
+        "errorCode": None,
+        "nextAttemptTime": None,
+        "message": message,
+        "plan": plan if plan is not None else {"lastPollTime": timestamp(now)},
+    }
+    if attempts is not None:
+        patch["attempts"] = attempts
+    return _with_conditions(cr, now, patch, conditions.in_progress(Phase.IN_PROGRESS.value, message))

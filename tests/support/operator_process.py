@@ -34,7 +34,8 @@ class OperatorProcess:
         log.flush()
         self.started_at = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ece_restart", "run", "--health-port", "0", "--log-level", "debug", *self.args],
+            [sys.executable, "-m", "ece_restart", "run", "--health-port", "0", "--log-level", "debug",
+             "--plan-poll-interval", "0.2", "--plan-poll-max-interval", "1", *self.args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()

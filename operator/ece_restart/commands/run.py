@@ -14,6 +14,7 @@ from ece_restart.connections import ConnectionResolver
 from ece_restart.controller import Controller, ControllerSettings
 from ece_restart.handlers import build_registry, operator_settings, post_event
 from ece_restart.kube import KubeApi
+from ece_restart.plan_tracking import TrackingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help="restart requests in flight at once, across all CRs (default 10)")
     parser.add_argument("--health-port", type=int, default=8080, metavar="P",
                         help="serve liveness on http://0.0.0.0:P/healthz (0 disables; default 8080)")
+    parser.add_argument("--plan-poll-interval", type=float, default=2.0, metavar="S",
+                        help="first interval between plan polls for waitForCompletion (default 2 s)")
+    parser.add_argument("--plan-poll-max-interval", type=float, default=30.0, metavar="S",
+                        help="the interval grows by half each poll up to this cap (default 30 s)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster, KUBECONFIG, ~/.kube)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"),
                         choices=["debug", "info", "warning", "error"], help="log verbosity (default info)")
@@ -61,8 +66,12 @@ def main(args: argparse.Namespace) -> int:
     clusterwide, namespaces = watched_namespaces(args)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    if not 0 < args.plan_poll_interval <= args.plan_poll_max_interval:
+        raise SystemExit("need 0 < --plan-poll-interval <= --plan-poll-max-interval")
+    tracking = TrackingSettings(initial_interval=args.plan_poll_interval, max_interval=args.plan_poll_max_interval)
     asyncio.run(serve(default_connection, clusterwide=clusterwide, namespaces=namespaces,
-                      max_concurrent=args.max_concurrent, health_port=args.health_port, kubeconfig=args.kubeconfig))
+                      max_concurrent=args.max_concurrent, health_port=args.health_port, kubeconfig=args.kubeconfig,
+                      tracking=tracking))
     return 0
 
 
@@ -74,6 +83,7 @@ async def serve(
     max_concurrent: int,
     health_port: int,
     kubeconfig: str | None = None,
+    tracking: TrackingSettings | None = None,
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
@@ -82,7 +92,7 @@ async def serve(
         kube,
         ConnectionResolver(kube, default_connection, max_connections=max(max_concurrent, 10)),
         notify=post_event,
-        settings=ControllerSettings(max_concurrent=max_concurrent),
+        settings=ControllerSettings(max_concurrent=max_concurrent, tracking=tracking or TrackingSettings()),
     )
     await kopf.operator(
         registry=build_registry(controller, kubeconfig=kubeconfig),
