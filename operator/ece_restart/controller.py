@@ -30,7 +30,9 @@ from ece_restart.connection import ConnectionConfig, InvalidConnectionError
 from ece_restart.connections import ConnectionResolver
 from ece_restart.decisions import Step, decide
 from ece_restart.kube import ConflictError, KubeApi, NotFoundError
+from ece_restart.ledger import Ledger, ledger_key
 from ece_restart.plan_tracking import PlanTracker, TrackingSettings, plan_status
+from ece_restart.plans import parse_time
 from ece_restart.resource_restart import InvalidSpecError, Phase, ResourceRestart, RestartSpec, from_body
 from ece_restart.results import Classification, Outcome, RequestFailed, RestartAccepted
 
@@ -67,8 +69,12 @@ class Controller:
         settings: ControllerSettings | None = None,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
+        ledger: Ledger | None = None,
     ) -> None:
         self._kube = kube
+        self._ledger = ledger
+        self._ledger_failures: dict[str, int] = {}
+        self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._connections = connections
         self._notify = notify
         self._settings = settings or ControllerSettings()
@@ -79,6 +85,7 @@ class Controller:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._stale: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._tracker = PlanTracker(kube, connections, finish=self._finish, clock=clock,
                                     settings=self._settings.tracking)
 
@@ -96,6 +103,9 @@ class Controller:
             self._latest.pop(uid, None)
             self._stale.discard(uid)
             self._tracker.forget(uid)
+            expiry = self._expiries.pop(uid, None)
+            if expiry is not None:
+                expiry.cancel()
             return
         if uid in self._tasks:
             self._stale.add(uid)  # the task re-reads the object when it is done with its current step
@@ -103,12 +113,41 @@ class Controller:
         cr = from_body(body)
         step = decide(cr).step
         if step is Step.NOTHING:
+            self._schedule_expiry(cr)
             return
         if step is Step.TRACK:
             self._tracker.track(body)
             return
         self._latest[uid] = dict(body)
         self._tasks[uid] = asyncio.create_task(self._drive(uid), name=f"resourcerestart {cr.key}")
+
+    def _schedule_expiry(self, cr: ResourceRestart) -> None:
+        """spec.ttlSecondsAfterFinished: delete a finished CR once its time is up (survives operator restarts,
+        since every CR is seen again at start-up)."""
+        ttl = cr.spec.get("ttlSecondsAfterFinished")
+        finished_at = parse_time(cr.status.raw.get("completionTime"))
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or finished_at is None or cr.uid in self._expiries:
+            return
+        if cr.status.phase is None or not cr.status.phase.is_terminal:
+            return
+        delay = max(0.0, (finished_at + timedelta(seconds=ttl) - self._clock()).total_seconds())
+        loop = asyncio.get_running_loop()
+
+        def expire() -> None:
+            task = asyncio.create_task(self._expire(cr))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        self._expiries[cr.uid] = loop.call_later(delay, expire)
+
+    async def _expire(self, cr: ResourceRestart) -> None:
+        self._expiries.pop(cr.uid, None)
+        try:
+            if await self._kube.delete_restart(cr.namespace, cr.name, uid=cr.uid):
+                logger.info("%s: deleted %s s after it finished (ttlSecondsAfterFinished)", cr.key,
+                            cr.spec.get("ttlSecondsAfterFinished"))
+        except Exception:
+            logger.exception("%s: could not delete after its TTL; trying again on its next event", cr.key)
 
     @property
     def active_runs(self) -> int:
@@ -143,6 +182,7 @@ class Controller:
                     return
                 if decision.step is Step.NOTHING:
                     if uid not in self._stale:
+                        self._schedule_expiry(cr)
                         return
                     self._stale.discard(uid)
                     if not await self._refresh(uid, cr):
@@ -185,12 +225,44 @@ class Controller:
             config = await self._connections.resolve(cr.namespace, spec.secret_name)
         except InvalidConnectionError as error:
             return await self._finish(cr, Phase.FAILED, Outcome.INVALID_CONNECTION, str(error), cas=True)
+        if step is Step.START and self._ledger is not None and spec.restart_token:
+            claim_or_body = await self._claim_token(cr, spec, config)
+            if claim_or_body is not None:
+                return claim_or_body
         if step is Step.RETRY and not_before is not None:
             delay = (not_before - self._clock()).total_seconds()
             if delay > 0:
                 await self._sleep(delay)
         attempt = 1 if step is Step.START else cr.status.attempts + 1
         return await self._attempt(cr, spec, config, attempt)
+
+    async def _claim_token(
+        self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig
+    ) -> dict[str, Any] | None:
+        """None when this CR may run its token; else the status written (AlreadyExecuted, or Pending to retry)."""
+        assert self._ledger is not None
+        key = ledger_key(config.url, str(spec.target), spec.restart_token)
+        try:
+            claim = await self._ledger.claim(key, uid=cr.uid, resource=cr.key, now=self._clock())
+        except Exception as error:  # the API server refused or is unreachable: wait, never run unrecorded
+            failures = self._ledger_failures.get(cr.uid, 0) + 1
+            self._ledger_failures[cr.uid] = failures
+            delay = min(60.0, 2.0 ** failures)
+            message = (f"Waiting to record restartToken {spec.restart_token!r} in the ledger "
+                       f"(ConfigMaps {self._ledger.shard(key)} in namespace {self._ledger.namespace}): "
+                       f"{type(error).__name__}: {str(error)[:300]}; retrying in {delay:.0f} s")
+            logger.warning("%s: %s", cr.key, message)
+            body = await self._kube.patch_restart_status(
+                cr.namespace, cr.name, status_patches.pending(cr, message=message, now=self._clock()),
+                resource_version=cr.resource_version)
+            await self._sleep(delay)
+            return body
+        self._ledger_failures.pop(cr.uid, None)
+        if claim is None:
+            return None
+        message = (f"restartToken {spec.restart_token!r} already ran against {spec.target} by "
+                   f"{claim.description}; not restarting again. Set a new restartToken to restart once more")
+        return await self._finish(cr, Phase.SUCCEEDED, Outcome.ALREADY_EXECUTED, message, cas=True)
 
     async def _attempt(
         self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig, attempt: int

@@ -84,6 +84,66 @@ class KubeApi:
 
         return await asyncio.to_thread(call)
 
+    async def delete_restart(self, namespace: str, name: str, *, uid: str) -> bool:
+        """Delete the CR if it is still the object with this uid; False when it is already gone or replaced."""
+        def call() -> bool:
+            options = kubernetes.client.V1DeleteOptions(preconditions=kubernetes.client.V1Preconditions(uid=uid))
+            try:
+                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body=options)
+            except ApiException as error:
+                if error.status in (404, 409):
+                    return False
+                raise
+            return True
+
+        return await asyncio.to_thread(call)
+
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                config_map = self._core.read_namespaced_config_map(name, namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+            return cast(dict[str, Any], self._core.api_client.sanitize_for_serialization(config_map))
+
+        return await asyncio.to_thread(call)
+
+    async def create_config_map(self, namespace: str, name: str, data: Mapping[str, str], *,
+                                labels: Mapping[str, str]) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": dict(data),
+                "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}}
+
+        def call() -> None:
+            try:
+                self._core.create_namespaced_config_map(namespace, cast(Any, body))
+            except ApiException as error:
+                if error.status == 409:
+                    raise ConflictError(f"ConfigMap {namespace}/{name} already exists") from None
+                raise
+
+        await asyncio.to_thread(call)
+
+    async def replace_config_map_data(self, namespace: str, name: str, data: Mapping[str, str], *,
+                                      resource_version: str) -> None:
+        """Set the whole data map, only if the ConfigMap is still at `resource_version`."""
+        body: list[dict[str, Any]] = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "add", "path": "/data", "value": dict(data)},
+        ]
+
+        def call() -> None:
+            try:
+                self._core.patch_namespaced_config_map(name, namespace, body,
+                                                       _content_type="application/json-patch+json")
+            except ApiException as error:
+                if error.status in (409, 422):
+                    raise ConflictError(f"ConfigMap {namespace}/{name} changed concurrently") from None
+                raise
+
+        await asyncio.to_thread(call)
+
     async def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """The Secret's data decoded, or None when it does not exist."""
         def call() -> dict[str, bytes] | None:

@@ -116,3 +116,9 @@ def tracking_started(
     if attempts is not None:
         patch["attempts"] = attempts
     return _with_conditions(cr, now, patch, conditions.in_progress(Phase.IN_PROGRESS.value, message))
+
+
+def pending(cr: ResourceRestart, *, message: str, now: datetime) -> dict[str, Any]:
+    """The run cannot start yet (e.g. the ledger cannot be written); nothing was sent to ECE."""
+    patch: dict[str, Any] = {"phase": Phase.PENDING.value, "message": message}
+    return _with_conditions(cr, now, patch, conditions.in_progress(Phase.PENDING.value, message))

@@ -1,7 +1,7 @@
 """The rendered RBAC grants exactly the API calls the operator makes, in exactly the namespaces it makes them in.
 
 The calls (Kopf 1.45 standalone, cluster scanning disabled; the operator's own client):
-  watched namespaces: resourcerestarts get/list/watch/patch, resourcerestarts/status get/patch, events create
+  watched namespaces: resourcerestarts get/list/watch/patch/delete (delete: ttlSecondsAfterFinished), resourcerestarts/status get/patch, events create
                       (core/v1 only), secrets get (spec.connection.secretRef);
   release namespace:  configmaps get/list/watch/create/patch/update (the ece-restart-ledger* ConfigMaps).
 The dynamic test that compares the requests recorded by the Kubernetes API sandbox with these rules reuses
@@ -24,6 +24,7 @@ WATCH_CALLS = [
     ("list", "eceops.io", "resourcerestarts", None),
     ("watch", "eceops.io", "resourcerestarts", None),
     ("patch", "eceops.io", "resourcerestarts", None),
+    ("delete", "eceops.io", "resourcerestarts", None),
     ("get", "eceops.io", "resourcerestarts", "status"),
     ("patch", "eceops.io", "resourcerestarts", "status"),
     ("create", "", "events", None),
@@ -37,7 +38,6 @@ NEVER = [
     ("watch", "", "secrets", None),
     ("create", "eceops.io", "resourcerestarts", None),
     ("update", "eceops.io", "resourcerestarts", None),
-    ("delete", "eceops.io", "resourcerestarts", None),
     ("update", "eceops.io", "resourcerestarts", "status"),
     ("patch", "", "events", None),
     ("create", "events.k8s.io", "events", None),

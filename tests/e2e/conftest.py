@@ -13,7 +13,7 @@ import pytest
 from ece_restart.sandbox import Sandbox
 from ece_restart.simulator import Simulator, SimulatorState
 from tests.support.kube_http import KubeHttp
-from tests.support.operator_process import OperatorProcess
+from tests.support.operator_process import LEDGER_NAMESPACE, OperatorProcess
 from tests.support.simulator_fixtures import contract_problems
 
 API_KEY = "operator-test-key"
@@ -59,6 +59,7 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
         operator = OperatorProcess(kubeconfig=kubeconfig, env={"ECE_URL": ece_url, "ECE_API_KEY": API_KEY},
                                    log_path=tmp / "operator.log")
         kube = KubeHttp(kube_url)
+        kube.create_namespace(LEDGER_NAMESPACE)
         stack = Stack(sandbox, simulator, kube, kube_url, ece_url, kubeconfig, operator)
         operator.start()
         try:

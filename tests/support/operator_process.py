@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+LEDGER_NAMESPACE = "ece-restart-operator"
+
 
 class OperatorProcess:
     def __init__(self, *, kubeconfig: Path, env: Mapping[str, str], log_path: Path,
@@ -35,7 +37,8 @@ class OperatorProcess:
         self.started_at = time.time()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ece_restart", "run", "--health-port", "0", "--log-level", "debug",
-             "--plan-poll-interval", "0.2", "--plan-poll-max-interval", "1", *self.args],
+             "--plan-poll-interval", "0.2", "--plan-poll-max-interval", "1",
+             "--ledger-namespace", LEDGER_NAMESPACE, *self.args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()

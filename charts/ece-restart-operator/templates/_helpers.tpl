@@ -130,7 +130,7 @@ watchRules are the rules the operator needs in every namespace it watches (see r
 {{- define "ece-restart-operator.watchRules" -}}
 - apiGroups: ["eceops.io"]
   resources: ["resourcerestarts"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
 - apiGroups: ["eceops.io"]
   resources: ["resourcerestarts/status"]
   verbs: ["get", "patch"]

@@ -28,6 +28,7 @@ from ece_restart.simulator import Simulator, SimulatorState
 DEMO_API_KEY = "demo-api-key"
 EXAMPLE_SECRET_API_KEY = "change-me-api-key"  # noqa: S105 - the placeholder in examples/03-…-with-secret.yaml
 TERMINAL = {"Succeeded", "Failed", "Unknown"}
+LEDGER_NAMESPACE = "ece-restart-operator"
 _REPO_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
@@ -66,7 +67,8 @@ def operator_thread(kubeconfig: Path, connection: ConnectionConfig) -> Iterator[
     def target() -> None:
         try:
             asyncio.run(serve(connection, clusterwide=True, namespaces=[], max_concurrent=10, health_port=0,
-                              kubeconfig=str(kubeconfig), stop_flag=stop, ready_flag=ready))  # type: ignore[arg-type]
+                              kubeconfig=str(kubeconfig), ledger_namespace=LEDGER_NAMESPACE,
+                              stop_flag=stop, ready_flag=ready))  # type: ignore[arg-type]
         except BaseException as error:  # reported by the main thread
             errors.append(error)
             ready.set()
@@ -130,8 +132,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"Kubernetes API sandbox: {kube_url}\nECE simulator:          {ece_url}\n")
         connection = ConnectionConfig(ece_url, ApiKeyCredentials(Secret(DEMO_API_KEY)))
         http = stack.enter_context(httpx.Client(base_url=kube_url, headers={"Authorization": "Bearer demo"}))
-        http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
-                                              "metadata": {"name": args.namespace}})
+        for namespace in (args.namespace, LEDGER_NAMESPACE):
+            http.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": namespace}})
         stack.enter_context(operator_thread(kubeconfig, connection))
         for manifest in manifests:
             apply(http, args.namespace, manifest, ece_url)

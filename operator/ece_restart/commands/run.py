@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+from datetime import timedelta
 
 import kopf
 
@@ -14,6 +15,7 @@ from ece_restart.connections import ConnectionResolver
 from ece_restart.controller import Controller, ControllerSettings
 from ece_restart.handlers import build_registry, operator_settings, post_event
 from ece_restart.kube import KubeApi
+from ece_restart.ledger import Ledger
 from ece_restart.plan_tracking import TrackingSettings
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first interval between plan polls for waitForCompletion (default 2 s)")
     parser.add_argument("--plan-poll-max-interval", type=float, default=30.0, metavar="S",
                         help="the interval grows by half each poll up to this cap (default 30 s)")
+    parser.add_argument("--ledger-namespace", default=os.environ.get("POD_NAMESPACE", ""), metavar="NS",
+                        help="namespace of the ledger ConfigMaps that remember executed restartTokens across CR "
+                             "deletion (default: $POD_NAMESPACE; empty disables the ledger)")
+    parser.add_argument("--ledger-retention-days", type=int, default=90, metavar="D",
+                        help="forget ledger entries older than this (default 90)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster, KUBECONFIG, ~/.kube)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"),
                         choices=["debug", "info", "warning", "error"], help="log verbosity (default info)")
@@ -69,9 +76,13 @@ def main(args: argparse.Namespace) -> int:
     if not 0 < args.plan_poll_interval <= args.plan_poll_max_interval:
         raise SystemExit("need 0 < --plan-poll-interval <= --plan-poll-max-interval")
     tracking = TrackingSettings(initial_interval=args.plan_poll_interval, max_interval=args.plan_poll_max_interval)
+    if not args.ledger_namespace:
+        logger.warning("no ledger namespace (--ledger-namespace / POD_NAMESPACE): a ResourceRestart deleted and "
+                       "re-created with a token that already ran will restart again")
     asyncio.run(serve(default_connection, clusterwide=clusterwide, namespaces=namespaces,
                       max_concurrent=args.max_concurrent, health_port=args.health_port, kubeconfig=args.kubeconfig,
-                      tracking=tracking))
+                      tracking=tracking, ledger_namespace=args.ledger_namespace or None,
+                      ledger_retention=timedelta(days=args.ledger_retention_days)))
     return 0
 
 
@@ -84,6 +95,8 @@ async def serve(
     health_port: int,
     kubeconfig: str | None = None,
     tracking: TrackingSettings | None = None,
+    ledger_namespace: str | None = None,
+    ledger_retention: timedelta = timedelta(days=90),
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
@@ -93,6 +106,7 @@ async def serve(
         ConnectionResolver(kube, default_connection, max_connections=max(max_concurrent, 10)),
         notify=post_event,
         settings=ControllerSettings(max_concurrent=max_concurrent, tracking=tracking or TrackingSettings()),
+        ledger=Ledger(kube, ledger_namespace, retention=ledger_retention) if ledger_namespace else None,
     )
     await kopf.operator(
         registry=build_registry(controller, kubeconfig=kubeconfig),
