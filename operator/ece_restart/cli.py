@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ece_restart.commands.demo", "run everything locally (sandbox, simulator, operator) on examples/"),
     "simulator": ("ece_restart.simulator.command", "serve the ECE API simulator on loopback"),
     "sandbox": ("ece_restart.sandbox.command", "serve the local Kubernetes API sandbox with the ResourceRestart CRD"),
+    "restart": ("ece_restart.commands.restart", "restart one deployment resource now, with the operator's client"),
+    "status": ("ece_restart.commands.status", "list ResourceRestarts and their status as a table"),
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
@@ -55,8 +56,10 @@ class EceClient:
         *,
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Callable[[str, str], None] | None = None,
     ) -> None:
         self.config = config
+        self._observe = observe
         timeouts = config.timeouts
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         auth: httpx.Auth | None = None
@@ -113,7 +116,7 @@ class EceClient:
         elasticsearch: ElasticsearchRestartOptions | None = None,
     ) -> RestartResult:
         params = restart_query(target, cancel_pending=cancel_pending, elasticsearch=elasticsearch)
-        outcome = await self._send("POST", target.restart_path, params)
+        outcome = await self._send("POST", target.restart_path, params, route="restart")
         if isinstance(outcome, RequestFailed):
             return outcome
         status, headers, body = outcome
@@ -130,7 +133,7 @@ class EceClient:
             "show_plan_logs": "true" if show_plan_logs else "false",
             "show_plan_history": "true" if show_plan_history else "false",
         }
-        outcome = await self._send("GET", target.resource_path, params)
+        outcome = await self._send("GET", target.resource_path, params, route="get_resource")
         if isinstance(outcome, RequestFailed):
             return outcome
         status, headers, body = outcome
@@ -150,6 +153,14 @@ class EceClient:
         return ResourceInfo(plans=parse_resource_info(document), document=document)
 
     async def _send(
+        self, method: str, path: str, params: dict[str, str], *, route: str
+    ) -> tuple[int, httpx.Headers, bytes] | RequestFailed:
+        outcome = await self._exchange(method, path, params)
+        if self._observe is not None:
+            self._observe(route, "none" if isinstance(outcome, RequestFailed) else str(outcome[0]))
+        return outcome
+
+    async def _exchange(
         self, method: str, path: str, params: dict[str, str]
     ) -> tuple[int, httpx.Headers, bytes] | RequestFailed:
         try:

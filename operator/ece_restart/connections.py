@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ece_restart.client import EceClient
 from ece_restart.connection import ConnectionConfig, InvalidConnectionError, credentials_from, parse_flag
@@ -48,8 +48,10 @@ def connection_from_secret(namespace: str, name: str, data: Mapping[str, bytes])
 class ConnectionResolver:
     """Resolves a CR's connection (its Secret or the operator default) and hands out shared clients."""
 
-    def __init__(self, kube: KubeApi, default: ConnectionConfig | None, *, max_connections: int = 20) -> None:
+    def __init__(self, kube: KubeApi, default: ConnectionConfig | None, *, max_connections: int = 20,
+                 observe: Callable[[str, str], None] | None = None) -> None:
         self._kube = kube
+        self._observe = observe
         self._default = default
         self._max_connections = max_connections
         self._clients: dict[ConnectionConfig, EceClient] = {}
@@ -74,7 +76,7 @@ class ConnectionResolver:
         async with self._lock:
             client = self._clients.get(config)
             if client is None:
-                client = EceClient(config, max_connections=self._max_connections)
+                client = EceClient(config, max_connections=self._max_connections, observe=self._observe)
                 self._clients[config] = client
             return client
 

@@ -31,10 +31,13 @@ from ece_restart.connections import ConnectionResolver
 from ece_restart.decisions import Step, decide
 from ece_restart.kube import ConflictError, KubeApi, NotFoundError
 from ece_restart.ledger import Ledger, ledger_key
+from ece_restart.logs import CrLogger, cr_logger
+from ece_restart.metrics import OperatorMetrics
 from ece_restart.plan_tracking import PlanTracker, TrackingSettings, plan_status
 from ece_restart.plans import parse_time
 from ece_restart.resource_restart import InvalidSpecError, Phase, ResourceRestart, RestartSpec, from_body
 from ece_restart.results import Classification, Outcome, RequestFailed, RestartAccepted
+from ece_restart.targets import ResourceKind
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +73,10 @@ class Controller:
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
         ledger: Ledger | None = None,
+        metrics: OperatorMetrics | None = None,
     ) -> None:
         self._kube = kube
+        self.metrics = metrics if metrics is not None else OperatorMetrics.create()
         self._ledger = ledger
         self._ledger_failures: dict[str, int] = {}
         self._expiries: dict[str, asyncio.TimerHandle] = {}
@@ -88,6 +93,8 @@ class Controller:
         self._background: set[asyncio.Task[None]] = set()
         self._tracker = PlanTracker(kube, connections, finish=self._finish, clock=clock,
                                     settings=self._settings.tracking)
+        self.metrics.runs_in_flight.set_function(lambda: len(self._tasks))
+        self.metrics.plans_tracked.set_function(lambda: self._tracker.tracked)
 
     # ---- intake -------------------------------------------------------------------------------------------
 
@@ -251,7 +258,7 @@ class Controller:
             message = (f"Waiting to record restartToken {spec.restart_token!r} in the ledger "
                        f"(ConfigMaps {self._ledger.shard(key)} in namespace {self._ledger.namespace}): "
                        f"{type(error).__name__}: {str(error)[:300]}; retrying in {delay:.0f} s")
-            logger.warning("%s: %s", cr.key, message)
+            self._log(cr).warning("%s", message)
             body = await self._kube.patch_restart_status(
                 cr.namespace, cr.name, status_patches.pending(cr, message=message, now=self._clock()),
                 resource_version=cr.resource_version)
@@ -281,7 +288,8 @@ class Controller:
             claimed = from_body(written)
             if attempt == 1:
                 self._emit(cr, "Normal", "RestartRequested", f"Restarting {spec.target} ({config.url})")
-            logger.info("%s: restart request %d for %s (token %r)", cr.key, attempt, spec.target, spec.restart_token)
+            self._log(claimed).info("restart request %d of at most %d for %s", attempt, policy.max_attempts,
+                                    spec.target)
             result = await client.restart_target(
                 spec.target, cancel_pending=spec.cancel_pending, elasticsearch=spec.elasticsearch
             )
@@ -304,6 +312,7 @@ class Controller:
             next_attempt = self._clock() + timedelta(seconds=delay)
             patch = status_patches.retry_scheduled(claimed, result, next_attempt=next_attempt, attempt=attempt,
                                                    now=self._clock())
+            self.metrics.retries.labels(kind=spec.target.kind.value).inc()
             self._emit(claimed, "Warning", "RestartRetrying", patch["message"])
             return await self._write(claimed, patch)
         if result.classification is Classification.RETRYABLE:
@@ -395,8 +404,28 @@ class Controller:
         else:
             body = await self._write(cr, patch)
         self._emit(cr, "Normal" if phase is Phase.SUCCEEDED else "Warning", outcome.value, message)
-        logger.info("%s: %s (%s): %s", cr.key, phase.value, outcome.value, message)
+        self._log(cr).info("%s (%s): %s", phase.value, outcome.value, message)
+        self._count_finished(cr, outcome, attempts)
         return body
+
+    def _count_finished(self, cr: ResourceRestart, outcome: Outcome, attempts: int | None) -> None:
+        kind = str(cr.spec.get("resourceKind", "unknown"))
+        if kind not in {k.value for k in ResourceKind}:
+            kind = "unknown"
+        self.metrics.runs.labels(outcome=outcome.value, kind=kind).inc()
+        runs = attempts if attempts is not None else cr.status.attempts
+        if runs:
+            self.metrics.attempts.observe(runs)
+        started = cr.status.start_time
+        if started is not None:
+            self.metrics.run_duration.labels(kind=kind).observe(max(0.0, (self._clock() - started).total_seconds()))
+        if cr.status.phase is Phase.IN_PROGRESS and cr.status.last_attempt_time is not None:
+            self.metrics.plan_duration.labels(result=outcome.value).observe(
+                max(0.0, (self._clock() - cr.status.last_attempt_time).total_seconds()))
+
+    def _log(self, cr: ResourceRestart) -> CrLogger:
+        token = cr.status.active_token if cr.status.active_token is not None else cr.restart_token
+        return cr_logger(logger, namespace=cr.namespace, name=cr.name, uid=cr.uid, token=token)
 
     async def _write(self, cr: ResourceRestart, patch: dict[str, Any]) -> dict[str, Any]:
         """Write the result of a run this task owns; retried until the API server takes it, never dropped."""
@@ -409,8 +438,7 @@ class Controller:
             except Exception as error:  # API server unreachable or 5xx: the result must not be lost
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
-                logger.warning("%s: writing status failed (%s); retrying in %.1f s", cr.key, type(error).__name__,
-                               delay)
+                self._log(cr).warning("writing status failed (%s); retrying in %.1f s", type(error).__name__, delay)
                 await self._sleep(delay)
 
     def _emit(self, cr: ResourceRestart, type_: str, reason: str, message: str) -> None:

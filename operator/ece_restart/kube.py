@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from ece_restart.crd import GROUP, PLURAL, VERSION
+
+T = TypeVar("T")
 
 
 def load_configuration(kubeconfig: str | None = None) -> kubernetes.client.Configuration:
@@ -43,13 +45,34 @@ class NotFoundError(Exception):
 
 
 class KubeApi:
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+    def __init__(self, api_client: kubernetes.client.ApiClient,
+                 on_error: Callable[[str], None] | None = None) -> None:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._on_error = on_error
+
+    async def _run(self, operation: str, call: Callable[[], T]) -> T:
+        """Run a blocking client call in a worker thread; count failures other than the expected outcomes."""
+        try:
+            return await asyncio.to_thread(call)
+        except (ConflictError, NotFoundError):
+            raise
+        except Exception:
+            if self._on_error is not None:
+                self._on_error(operation)
+            raise
 
     @classmethod
-    def from_environment(cls, kubeconfig: str | None = None) -> KubeApi:
-        return cls(kubernetes.client.ApiClient(load_configuration(kubeconfig)))
+    def from_environment(cls, kubeconfig: str | None = None,
+                         on_error: Callable[[str], None] | None = None) -> KubeApi:
+        return cls(kubernetes.client.ApiClient(load_configuration(kubeconfig)), on_error)
+
+    async def list_restarts_probe(self) -> None:
+        """One cheap list (limit 1) of ResourceRestarts in any namespace it may read: readiness."""
+        def call() -> None:
+            self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=1, _request_timeout=5)
+
+        await self._run("list", call)
 
     async def get_restart(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -61,7 +84,7 @@ class KubeApi:
                     return None
                 raise
 
-        return await asyncio.to_thread(call)
+        return await self._run("get", call)
 
     async def patch_restart_status(
         self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
@@ -82,7 +105,7 @@ class KubeApi:
                     raise NotFoundError(f"{namespace}/{name} no longer exists") from None
                 raise
 
-        return await asyncio.to_thread(call)
+        return await self._run("patch_status", call)
 
     async def delete_restart(self, namespace: str, name: str, *, uid: str) -> bool:
         """Delete the CR if it is still the object with this uid; False when it is already gone or replaced."""
@@ -96,7 +119,7 @@ class KubeApi:
                 raise
             return True
 
-        return await asyncio.to_thread(call)
+        return await self._run("delete", call)
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -108,7 +131,7 @@ class KubeApi:
                 raise
             return cast(dict[str, Any], self._core.api_client.sanitize_for_serialization(config_map))
 
-        return await asyncio.to_thread(call)
+        return await self._run("get_configmap", call)
 
     async def create_config_map(self, namespace: str, name: str, data: Mapping[str, str], *,
                                 labels: Mapping[str, str]) -> None:
@@ -123,7 +146,7 @@ class KubeApi:
                     raise ConflictError(f"ConfigMap {namespace}/{name} already exists") from None
                 raise
 
-        await asyncio.to_thread(call)
+        await self._run("create_configmap", call)
 
     async def replace_config_map_data(self, namespace: str, name: str, data: Mapping[str, str], *,
                                       resource_version: str) -> None:
@@ -142,7 +165,7 @@ class KubeApi:
                     raise ConflictError(f"ConfigMap {namespace}/{name} changed concurrently") from None
                 raise
 
-        await asyncio.to_thread(call)
+        await self._run("patch_configmap", call)
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """The Secret's data decoded, or None when it does not exist."""
@@ -156,4 +179,4 @@ class KubeApi:
             data = secret.data or {}
             return {key: base64.b64decode(value) for key, value in data.items() if value is not None}
 
-        return await asyncio.to_thread(call)
+        return await self._run("get_secret", call)

@@ -1,7 +1,8 @@
 """The rendered RBAC grants exactly the API calls the operator makes, in exactly the namespaces it makes them in.
 
 The calls (Kopf 1.45 standalone, cluster scanning disabled; the operator's own client):
-  watched namespaces: resourcerestarts get/list/watch/patch/delete (delete: ttlSecondsAfterFinished), resourcerestarts/status get/patch, events create
+  watched namespaces: resourcerestarts get/list/watch/patch/delete (delete: ttlSecondsAfterFinished),
+                      resourcerestarts/status get/patch, events create
                       (core/v1 only), secrets get (spec.connection.secretRef);
   release namespace:  configmaps get/list/watch/create/patch/update (the ece-restart-ledger* ConfigMaps).
 The dynamic test that compares the requests recorded by the Kubernetes API sandbox with these rules reuses

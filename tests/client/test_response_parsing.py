@@ -84,7 +84,8 @@ def test_accepted_keeps_warnings() -> None:
         st.binary(max_size=500),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-            lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+            lambda children: st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=10), children, max_size=4),
             max_leaves=20,
         ).map(lambda value: json.dumps(value).encode()),
     ),

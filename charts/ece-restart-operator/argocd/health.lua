@@ -2,6 +2,7 @@
 -- Install: argocd-cm key resource.customizations.health.eceops.io_ResourceRestart (see README.md next to this file).
 --
 --   Progressing  no status yet, status older than the spec (metadata.generation not yet observed),
+--                a finished run of an earlier restartToken (a new run is due),
 --                or phase Pending, Requesting, Retrying or InProgress
 --   Healthy      phase Succeeded (including AlreadyExecuted)
 --   Degraded     phase Failed or Unknown (Unknown: the operator cannot tell whether ECE restarted; a human must check)
@@ -33,6 +34,19 @@ local function describe(label)
 end
 
 local phase = status.phase
+local terminal = phase == "Succeeded" or phase == "Failed" or phase == "Unknown"
+
+-- A terminal status whose token is not the spec's token belongs to an earlier run: a new run is due.
+local token = ""
+if obj.spec ~= nil and type(obj.spec.restartToken) == "string" then
+  token = obj.spec.restartToken
+end
+if terminal and type(status.lastHandledToken) == "string" and status.lastHandledToken ~= token then
+  hs.message = "Waiting for the run of restartToken '" .. token .. "' (the status shows the run of '" ..
+    status.lastHandledToken .. "')"
+  return hs
+end
+
 local outcome = status.outcome
 if type(outcome) ~= "string" or outcome == "" then
   outcome = phase

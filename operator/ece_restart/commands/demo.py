@@ -66,9 +66,9 @@ def operator_thread(kubeconfig: Path, connection: ConnectionConfig) -> Iterator[
 
     def target() -> None:
         try:
-            asyncio.run(serve(connection, clusterwide=True, namespaces=[], max_concurrent=10, health_port=0,
+            asyncio.run(serve(connection, clusterwide=True, namespaces=[], max_concurrent=10, health_port=-1,
                               kubeconfig=str(kubeconfig), ledger_namespace=LEDGER_NAMESPACE,
-                              stop_flag=stop, ready_flag=ready))  # type: ignore[arg-type]
+                              stop_flag=stop, ready_flag=ready))
         except BaseException as error:  # reported by the main thread
             errors.append(error)
             ready.set()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import threading
 from datetime import timedelta
 
 import kopf
@@ -14,8 +15,11 @@ from ece_restart.connection import ConnectionConfig, InvalidConnectionError
 from ece_restart.connections import ConnectionResolver
 from ece_restart.controller import Controller, ControllerSettings
 from ece_restart.handlers import build_registry, operator_settings, post_event
+from ece_restart.health import HealthServer, Readiness
 from ece_restart.kube import KubeApi
 from ece_restart.ledger import Ledger
+from ece_restart.logs import configure_logging
+from ece_restart.metrics import OperatorMetrics
 from ece_restart.plan_tracking import TrackingSettings
 
 logger = logging.getLogger(__name__)
@@ -29,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-concurrent", type=int, default=int(os.environ.get("MAX_CONCURRENT", "10")),
                         metavar="N", help="restart requests in flight at once, across all CRs (default 10)")
     parser.add_argument("--health-port", type=int, default=8080, metavar="P",
-                        help="serve liveness on http://0.0.0.0:P/healthz (0 disables; default 8080)")
+                        help="serve /healthz (liveness) and /readyz (readiness) on 0.0.0.0:P (-1 disables; 0 picks a "
+                             "free port; default 8080)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="P",
+                        help="serve Prometheus /metrics on 0.0.0.0:P (default: on the health port)")
     parser.add_argument("--plan-poll-interval", type=float, default=2.0, metavar="S",
                         help="first interval between plan polls for waitForCompletion (default 2 s)")
     parser.add_argument("--plan-poll-max-interval", type=float, default=30.0, metavar="S",
@@ -58,12 +65,7 @@ def watched_namespaces(args: argparse.Namespace) -> tuple[bool, list[str]]:
 def main(args: argparse.Namespace) -> int:
     if args.max_concurrent < 1:
         raise SystemExit("--max-concurrent must be at least 1")
-    kopf.configure(
-        debug=args.log_level == "debug",
-        verbose=args.log_level == "debug",
-        quiet=args.log_level in {"warning", "error"},
-        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
-    )
+    configure_logging(level=args.log_level, fmt=args.log_format)
     try:
         default_connection = ConnectionConfig.from_env()
     except InvalidConnectionError as error:
@@ -80,7 +82,8 @@ def main(args: argparse.Namespace) -> int:
         logger.warning("no ledger namespace (--ledger-namespace / POD_NAMESPACE): a ResourceRestart deleted and "
                        "re-created with a token that already ran will restart again")
     asyncio.run(serve(default_connection, clusterwide=clusterwide, namespaces=namespaces,
-                      max_concurrent=args.max_concurrent, health_port=args.health_port, kubeconfig=args.kubeconfig,
+                      max_concurrent=args.max_concurrent, health_port=args.health_port,
+                      metrics_port=args.metrics_port, kubeconfig=args.kubeconfig,
                       tracking=tracking, ledger_namespace=args.ledger_namespace or None,
                       ledger_retention=timedelta(days=args.ledger_retention_days)))
     return 0
@@ -93,28 +96,65 @@ async def serve(
     namespaces: list[str],
     max_concurrent: int,
     health_port: int,
+    metrics_port: int | None = None,
     kubeconfig: str | None = None,
     tracking: TrackingSettings | None = None,
     ledger_namespace: str | None = None,
     ledger_retention: timedelta = timedelta(days=90),
-    stop_flag: asyncio.Event | None = None,
-    ready_flag: asyncio.Event | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
-    kube = KubeApi.from_environment(kubeconfig)
+    metrics = OperatorMetrics.create()
+    kube = KubeApi.from_environment(
+        kubeconfig, on_error=lambda operation: metrics.kubernetes_api_errors.labels(operation=operation).inc())
+    connections = ConnectionResolver(
+        kube, default_connection, max_connections=max(max_concurrent, 10),
+        observe=lambda route, code: metrics.ece_requests.labels(route=route, code=code).inc())
     controller = Controller(
         kube,
-        ConnectionResolver(kube, default_connection, max_connections=max(max_concurrent, 10)),
+        connections,
         notify=post_event,
         settings=ControllerSettings(max_concurrent=max_concurrent, tracking=tracking or TrackingSettings()),
         ledger=Ledger(kube, ledger_namespace, retention=ledger_retention) if ledger_namespace else None,
+        metrics=metrics,
     )
-    await kopf.operator(
-        registry=build_registry(controller, kubeconfig=kubeconfig),
-        settings=operator_settings(),
-        standalone=True,
-        clusterwide=clusterwide,
-        namespaces=namespaces,
-        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
+    kopf_ready = ready_flag if ready_flag is not None else threading.Event()
+    operator_task: asyncio.Task[None] | None = None
+
+    def alive() -> bool:
+        return operator_task is not None and not operator_task.done()
+
+    async def api_reachable() -> tuple[bool, str]:
+        await kube.list_restarts_probe()
+        return True, "watching ResourceRestarts"
+
+    readiness = Readiness(
+        started=lambda: _is_set(kopf_ready),
+        api_check=api_reachable,
+        details=lambda: {"defaultConnection": default_connection.url if default_connection else None,
+                         "runsInFlight": controller.active_runs, "plansTracked": controller.tracked_plans},
     )
+    server = HealthServer(alive=alive, readiness=readiness, registry=metrics.registry)
+    await server.start(host="0.0.0.0", health_port=None if health_port < 0 else health_port,  # noqa: S104
+                       metrics_port=metrics_port if metrics_port is not None else
+                       (None if health_port < 0 else health_port))
+    if server.ports:
+        logger.info("serving %s", ", ".join(f"{name} on port {port}" for name, port in server.ports.items()))
+    try:
+        operator_task = asyncio.create_task(kopf.operator(
+            registry=build_registry(controller, kubeconfig=kubeconfig),
+            settings=operator_settings(),
+            standalone=True,
+            clusterwide=clusterwide,
+            namespaces=namespaces,
+            stop_flag=stop_flag,
+            ready_flag=kopf_ready,
+        ))
+        await operator_task
+    finally:
+        await server.stop()
+
+
+def _is_set(flag: object) -> bool:
+    is_set = getattr(flag, "is_set", None)
+    return bool(is_set()) if callable(is_set) else bool(getattr(flag, "done", lambda: False)())

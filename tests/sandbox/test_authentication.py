@@ -1,0 +1,20 @@
+"""No authentication beyond accepting a bearer token, and no authorization: every caller may do everything."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.sandbox_fixtures import RR_PATH, resource_restart
+
+
+async def test_any_bearer_token_or_none_is_accepted(sandbox_url: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer whatever"}, {"Authorization": "Basic Zm9vOmJhcg=="}):
+        async with httpx.AsyncClient(base_url=sandbox_url, headers=headers) as client:
+            assert (await client.get("/api/v1/namespaces/default")).status_code == 200
+
+
+async def test_no_rbac_any_caller_may_write_anything(sandbox_url: str) -> None:
+    async with httpx.AsyncClient(base_url=sandbox_url, headers={"Authorization": "Bearer nobody"}) as client:
+        created = await client.post(RR_PATH.format(namespace="default"), json=resource_restart("free"))
+        assert created.status_code == 201
+        assert (await client.delete("/api/v1/namespaces/default")).status_code == 200
