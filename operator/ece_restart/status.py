@@ -15,12 +15,14 @@ def timestamp(moment: datetime) -> str:
 
 
 def _with_conditions(
-    cr: ResourceRestart, now: datetime, patch: dict[str, Any], wanted: list[conditions.Condition]
+    cr: ResourceRestart, now: datetime, patch: dict[str, Any], wanted: list[conditions.Condition],
+    *, generation: int | None = None,
 ) -> dict[str, Any]:
     previous = cr.status.raw.get("conditions")
-    patch["observedGeneration"] = cr.generation
+    observed = cr.generation if generation is None else generation
+    patch["observedGeneration"] = observed
     patch["conditions"] = conditions.merge_conditions(
-        previous if isinstance(previous, list) else None, wanted, generation=cr.generation, now=timestamp(now)
+        previous if isinstance(previous, list) else None, wanted, generation=observed, now=timestamp(now)
     )
     return patch
 
@@ -96,7 +98,13 @@ def finished(
         wanted = conditions.unknown(outcome.value, message)
     else:
         wanted = conditions.failed(outcome.value, message)
-    return _with_conditions(cr, now, patch, wanted)
+    # A run that ends after spec.restartToken changed describes the generation it started from, not the new one:
+    # kstatus must keep reporting InProgress until the new token's run has been observed.
+    generation = None
+    if token != cr.restart_token:
+        previous = cr.status.raw.get("observedGeneration")
+        generation = previous if isinstance(previous, int) and not isinstance(previous, bool) else 0
+    return _with_conditions(cr, now, patch, wanted, generation=generation)
 
 
 def tracking_started(
