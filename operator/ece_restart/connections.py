@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from ece_restart.client import EceClient
 from ece_restart.connection import ConnectionConfig, InvalidConnectionError, credentials_from, parse_flag
+from ece_restart.connection_gate import ConnectionGate
 from ece_restart.kube import KubeApi
 
 SECRET_KEYS = ("url", "apiKey", "username", "password", "ca.crt", "insecureSkipVerify")
@@ -55,6 +56,7 @@ class ConnectionResolver:
         self._default = default
         self._max_connections = max_connections
         self._clients: dict[ConnectionConfig, EceClient] = {}
+        self._gates: dict[tuple[str, str, str], ConnectionGate] = {}
         self._lock = asyncio.Lock()
 
     async def resolve(self, namespace: str, secret_name: str | None) -> ConnectionConfig:
@@ -79,6 +81,13 @@ class ConnectionResolver:
                 client = EceClient(config, max_connections=self._max_connections, observe=self._observe)
                 self._clients[config] = client
             return client
+
+    def gate(self, config: ConnectionConfig) -> ConnectionGate:
+        """The shared back-off of this endpoint and principal."""
+        gate = self._gates.get(config.key)
+        if gate is None:
+            gate = self._gates[config.key] = ConnectionGate()
+        return gate
 
     async def aclose(self) -> None:
         async with self._lock:

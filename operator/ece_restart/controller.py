@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from ece_restart import failpoints
 from ece_restart import status as status_patches
 from ece_restart.client import EceClient, ResourceInfo
 from ece_restart.connection import ConnectionConfig, InvalidConnectionError
@@ -239,6 +240,7 @@ class Controller:
         if step is Step.RETRY and not_before is not None:
             delay = (not_before - self._clock()).total_seconds()
             if delay > 0:
+                failpoints.reach("during_backoff")
                 await self._sleep(delay)
         attempt = 1 if step is Step.START else cr.status.attempts + 1
         return await self._attempt(cr, spec, config, attempt)
@@ -277,15 +279,18 @@ class Controller:
         client = await self._connections.client(config)
         policy = spec.retry.policy()
         lock = self._target_locks.setdefault((config.key, str(spec.target)), asyncio.Lock())
-        async with self._slots, lock:
+        gate = self._connections.gate(config)
+        async with gate.admission(), self._slots, lock:
             now = self._clock()
             intent = status_patches.attempt_intent(
                 cr, token=spec.restart_token, attempt=attempt, max_attempts=policy.max_attempts, now=now
             )
+            failpoints.reach("before_intent_write")
             written = await self._kube.patch_restart_status(
                 cr.namespace, cr.name, intent, resource_version=cr.resource_version
             )
             claimed = from_body(written)
+            failpoints.reach("after_intent_write")
             if attempt == 1:
                 self._emit(cr, "Normal", "RestartRequested", f"Restarting {spec.target} ({config.url})")
             self._log(claimed).info("restart request %d of at most %d for %s", attempt, policy.max_attempts,
@@ -293,6 +298,8 @@ class Controller:
             result = await client.restart_target(
                 spec.target, cancel_pending=spec.cancel_pending, elasticsearch=spec.elasticsearch
             )
+            gate.record(result)
+            failpoints.reach("after_response")
         if isinstance(result, RestartAccepted):
             message = f"ECE accepted the restart of {spec.target} (HTTP {result.http_status})"
             if result.warnings:

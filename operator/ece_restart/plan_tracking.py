@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ece_restart import failpoints
 from ece_restart.client import ResourceInfo
 from ece_restart.connection import InvalidConnectionError
 from ece_restart.connections import ConnectionResolver
@@ -182,6 +183,7 @@ class PlanTracker:
         except (InvalidSpecError, InvalidConnectionError) as error:
             return await self._deadline_or_retry(cr, tracked, f"the connection cannot be used now: {error}")
         client = await self._connections.client(config)
+        failpoints.reach("during_tracking")
         info = await client.get_resource(spec.target)
         now = self._clock()
         if isinstance(info, RequestFailed):
