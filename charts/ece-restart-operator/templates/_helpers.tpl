@@ -130,10 +130,10 @@ watchRules are the rules the operator needs in every namespace it watches (see r
 {{- define "ece-restart-operator.watchRules" -}}
 - apiGroups: ["eceops.io"]
   resources: ["resourcerestarts"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "delete"]
 - apiGroups: ["eceops.io"]
   resources: ["resourcerestarts/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
