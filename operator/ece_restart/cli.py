@@ -32,7 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the selected subcommand's module is imported (kopf and the servers are slow to import).
+
+    With no selection every subcommand is configured, e.g. for documentation."""
     parser = argparse.ArgumentParser(
         prog="ece-restart-operator",
         description="Restart Elastic Cloud Enterprise / Elastic Cloud deployment resources from Kubernetes.",
@@ -40,16 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        command = cast(Command, importlib.import_module(module_name))
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
-        command.add_arguments(subparser)
-        subparser.set_defaults(handler=command.main)
+        if selected is None or name == selected:
+            command = cast(Command, importlib.import_module(module_name))
+            command.add_arguments(subparser)
+            subparser.set_defaults(handler=command.main)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(selected if selected in COMMANDS else None)
+    args = parser.parse_args(arguments)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

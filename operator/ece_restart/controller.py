@@ -34,7 +34,7 @@ from ece_restart.kube import ConflictError, KubeApi, NotFoundError
 from ece_restart.ledger import Ledger, ledger_key
 from ece_restart.logs import CrLogger, cr_logger
 from ece_restart.metrics import OperatorMetrics
-from ece_restart.plan_tracking import PlanTracker, TrackingSettings, plan_status
+from ece_restart.plan_tracking import PlanTracker, TrackingSettings, find_our_attempt, plan_status
 from ece_restart.plans import parse_time
 from ece_restart.resource_restart import InvalidSpecError, Phase, ResourceRestart, RestartSpec, from_body
 from ece_restart.results import Classification, Outcome, RequestFailed, RestartAccepted
@@ -243,7 +243,10 @@ class Controller:
                 failpoints.reach("during_backoff")
                 await self._sleep(delay)
         attempt = 1 if step is Step.START else cr.status.attempts + 1
-        return await self._attempt(cr, spec, config, attempt)
+        # A retry belongs to the run's own token; a token changed meanwhile gets a run of its own (and its own
+        # ledger claim) once this one has ended.
+        token = spec.restart_token if step is Step.START else (cr.status.active_token or spec.restart_token)
+        return await self._attempt(cr, spec, config, attempt, token)
 
     async def _claim_token(
         self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig
@@ -274,7 +277,7 @@ class Controller:
         return await self._finish(cr, Phase.SUCCEEDED, Outcome.ALREADY_EXECUTED, message, cas=True)
 
     async def _attempt(
-        self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig, attempt: int
+        self, cr: ResourceRestart, spec: RestartSpec, config: ConnectionConfig, attempt: int, token: str
     ) -> dict[str, Any]:
         client = await self._connections.client(config)
         policy = spec.retry.policy()
@@ -283,7 +286,7 @@ class Controller:
         async with gate.admission(), self._slots, lock:
             now = self._clock()
             intent = status_patches.attempt_intent(
-                cr, token=spec.restart_token, attempt=attempt, max_attempts=policy.max_attempts, now=now
+                cr, token=token, attempt=attempt, max_attempts=policy.max_attempts, now=now
             )
             failpoints.reach("before_intent_write")
             written = await self._kube.patch_restart_status(
@@ -364,9 +367,8 @@ class Controller:
             if reads < policy.max_attempts:
                 await self._sleep(policy.delay(reads, info.retry_after))
         if isinstance(info, ResourceInfo) and intent_time is not None:
-            ours = info.plans.started_at_or_after(intent_time - self._settings.recovery_skew)
-            if ours:
-                attempt = min(ours, key=lambda a: a.start_time or intent_time)
+            attempt = find_our_attempt(info.plans, None, intent_time, self._settings.recovery_skew)
+            if attempt is not None:
                 message = (f"{lost.message}; ECE shows plan attempt {attempt.attempt_id or '(no id)'} started at "
                            f"{attempt.start_time.isoformat() if attempt.start_time else '?'}, so it accepted the "
                            "restart")

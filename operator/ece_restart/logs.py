@@ -37,10 +37,22 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+class _JsonFormatter(JsonFormatter):
+    """python-json-logger, minus the internals Kopf attaches to its records (its settings object and flags)."""
+
+    _DROP = ("settings", "k8s_skip")
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        for key in self._DROP:
+            log_data.pop(key, None)
+        return log_data
+
+
 def json_formatter() -> logging.Formatter:
-    return JsonFormatter(
+    return _JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        json_default=str,
         timestamp=False,
     )
 

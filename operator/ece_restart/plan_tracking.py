@@ -62,14 +62,20 @@ class _Tracked:
 
 def find_our_attempt(plans: ResourcePlans, attempt_id: str | None, requested_at: datetime | None,
                      skew: timedelta) -> PlanAttempt | None:
-    """The restart's attempt: by id once known, else the earliest attempt started after the request."""
+    """The restart's attempt: by id once known. Otherwise the earliest attempt that started after the request;
+    failing that (ECE's clock behind ours), the latest one that started within the skew allowance before it, so a
+    plan that just ran, or that our cancelPending cancelled, is not taken for ours when clocks agree."""
     if attempt_id:
         return plans.find(attempt_id)
     if requested_at is None:
         return None
-    candidates = sorted((a for a in plans.started_at_or_after(requested_at - skew)),
-                        key=lambda a: a.start_time or requested_at)
-    return candidates[0] if candidates else None
+    after = sorted((a for a in plans.started_at_or_after(requested_at) if a.start_time is not None),
+                   key=lambda a: a.start_time or requested_at)
+    if after:
+        return after[0]
+    nearby = sorted((a for a in plans.started_at_or_after(requested_at - skew) if a.start_time is not None),
+                    key=lambda a: a.start_time or requested_at)
+    return nearby[-1] if nearby else None
 
 
 def plan_status(attempt: PlanAttempt, now: datetime) -> dict[str, Any]:

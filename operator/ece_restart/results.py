@@ -40,7 +40,6 @@ class Outcome(StrEnum):
     CONNECTION_FAILED = "ConnectionFailed"
     TLS_VERIFICATION_FAILED = "TLSVerificationFailed"
     INVALID_CONNECTION = "InvalidConnection"
-    INVALID_REQUEST = "InvalidRequest"
     RESOURCE_GONE = "ResourceNoLongerExists"
     RATE_LIMITED = "RateLimited"
     SERVER_ERROR = "ServerError"

@@ -31,6 +31,18 @@ def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[s
                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
 
 
+def run_cli_many(*commands: tuple[tuple[str, ...], Mapping[str, str]]) -> list[subprocess.CompletedProcess[str]]:
+    """Several independent commands at once (each `(args, env)`), results in the same order."""
+    processes = [subprocess.Popen([sys.executable, "-m", "ece_restart", *args], env=clean_env(env),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL) for args, env in commands]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return results
+
+
 class RunningCli:
     """A command running in the background whose stdout lines the test can wait for (to move a manual clock)."""
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 import pytest
 
+from ece_restart import cli
 from ece_restart.simulator import EXAMPLE_DEPLOYMENT_ID, Fault, Simulator
-from tests.cli.conftest import RunningCli, run_cli
+from tests.cli.conftest import RunningCli, clean_env, run_cli, run_cli_many
 from tests.support.simulator_fixtures import API_KEY, BASIC_PASSWORD, BASIC_USER
 
 MakeSim = Callable[..., Simulator]
@@ -185,55 +192,84 @@ def test_wait_never_takes_an_older_plan_for_its_own(make_simulator_in_thread: Ma
     assert sim.accepted_restarts() == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--deployment", "not-a-deployment-id", "--kind", "kibana", "--ref-id", "main-kibana"),
-     "expected 32 lowercase hexadecimal characters"),
-    (("--deployment", EXAMPLE_DEPLOYMENT_ID, "--kind", "kibana", "--ref-id", "a/b"), "ref_id 'a/b' is invalid"),
-    ((*KIBANA, "--skip-snapshot"), "--skip-snapshot only apply to --kind elasticsearch"),
-    ((*KIBANA, "--initial-delay", "10", "--max-delay", "1"), "initial_delay must not exceed max_delay"),
-])
-def test_invalid_input_exits_2_before_any_request(simulator_in_thread: Simulator, args: tuple[str, ...],
-                                                  message: str) -> None:
-    result = run_cli("restart", *args, env=env_for(simulator_in_thread))
+def test_invalid_deployment_id_exits_2_before_any_request(simulator_in_thread: Simulator) -> None:
+    result = run_cli("restart", "--deployment", "not-a-deployment-id", "--kind", "kibana", "--ref-id", "main-kibana",
+                     env=env_for(simulator_in_thread))
 
     assert result.returncode == 2
-    assert message in result.stderr
+    assert result.stderr == ("error: deployment id 'not-a-deployment-id' is invalid: expected 32 lowercase "
+                             "hexadecimal characters\n")
     assert simulator_in_thread.calls == []
 
 
-@pytest.mark.parametrize("args", [
-    ("--kind", "kibana", "--ref-id", "main-kibana"),  # no --deployment
-    (*KIBANA[:2], "--kind", "logstash", "--ref-id", "x"),
-    (*KIBANA, "--max-attempts", "0"),
-    (*KIBANA, "--timeout", "soon"),
-])
-def test_usage_errors_exit_2(simulator_in_thread: Simulator, args: tuple[str, ...]) -> None:
-    result = run_cli("restart", *args, env=env_for(simulator_in_thread))
+# The table-driven cases below only exercise validation, so they call the console script's entry point in-process
+# (`ece_restart.cli.main`, what `python -m ece_restart` runs) to keep the suite fast.
 
-    assert result.returncode == 2
-    assert "usage: ece-restart-operator restart" in result.stderr
+def run_in_process(args: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = cli.main(["restart", *args])
+    except SystemExit as exit_:  # argparse
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--deployment", EXAMPLE_DEPLOYMENT_ID, "--kind", "kibana", "--ref-id", "a/b"), "ref_id 'a/b' is invalid"),
+    (("--deployment", EXAMPLE_DEPLOYMENT_ID.upper(), "--kind", "kibana", "--ref-id", "x"), "lowercase hexadecimal"),
+    ((*KIBANA, "--skip-snapshot"), "--skip-snapshot only apply to --kind elasticsearch"),
+    ((*KIBANA, "--initial-delay", "10", "--max-delay", "1"), "initial_delay must not exceed max_delay"),
+    (("--kind", "kibana", "--ref-id", "main-kibana"), "the following arguments are required: --deployment"),
+    ((*KIBANA[:2], "--kind", "logstash", "--ref-id", "x"), "argument --kind: invalid choice: 'logstash'"),
+    ((*KIBANA, "--max-attempts", "0"), "argument --max-attempts: must be at least 1"),
+    ((*KIBANA, "--timeout", "soon"), "argument --timeout: not a number: 'soon'"),
+    ((*KIBANA, "--poll-interval", "0"), "argument --poll-interval: must be greater than 0"),
+])
+def test_invalid_input_exits_2_before_any_request(simulator_in_thread: Simulator, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                                  message: str) -> None:
+    for name, value in env_for(simulator_in_thread).items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = run_in_process(args, capsys)
+
+    assert (code, out) == (2, "")
+    assert message in err
     assert simulator_in_thread.calls == []
 
 
 @pytest.mark.parametrize("env, message", [
     ({"ECE_API_KEY": API_KEY}, "no ECE URL: pass --url or set ECE_URL"),
     ({"ECE_URL": "http://127.0.0.1:9"}, "no credentials"),
+    ({"ECE_URL": "http://127.0.0.1:9", "ECE_USERNAME": "admin"}, "username and password must be given together"),
     ({"ECE_URL": "http://ece.example.com", "ECE_API_KEY": API_KEY}, "plain http"),
+    ({"ECE_URL": "https://ece.example.com", "ECE_API_KEY": API_KEY, "ECE_USERNAME": "admin"}, "not both"),
+    ({"ECE_URL": "https://ece.example.com", "ECE_API_KEY": API_KEY, "ECE_CA_FILE": "/nonexistent/ca.pem"},
+     "cannot be read"),
 ])
-def test_invalid_connection_settings_exit_2(env: dict[str, str], message: str) -> None:
-    result = run_cli("restart", *KIBANA, env=env)
+def test_invalid_connection_settings_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            env: dict[str, str], message: str) -> None:
+    for name in ("ECE_URL", "ECE_API_KEY", "ECE_USERNAME", "ECE_PASSWORD", "ECE_CA_FILE", "ECE_INSECURE_SKIP_VERIFY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
-    assert result.returncode == 2
-    assert "error: invalid ECE connection: " in result.stderr
-    assert message in result.stderr
+    code, _out, err = run_in_process(KIBANA, capsys)
+
+    assert code == 2
+    assert err.startswith("error: invalid ECE connection: ")
+    assert message in err
 
 
-def test_url_flag_overrides_the_environment(simulator_in_thread: Simulator) -> None:
-    env = {"ECE_URL": "https://ece.invalid", "ECE_API_KEY": API_KEY}
+def test_url_flag_overrides_the_environment(simulator_in_thread: Simulator, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ECE_URL", "https://ece.invalid")
+    monkeypatch.setenv("ECE_API_KEY", API_KEY)
 
-    result = run_cli("restart", *KIBANA, "--url", simulator_in_thread.url, env=env)
+    code, out, err = run_in_process((*KIBANA, "--url", simulator_in_thread.url), capsys)
 
-    assert result.returncode == 0, result.stderr
+    assert code == 0, err
+    assert f"through {simulator_in_thread.url}" in out
     assert simulator_in_thread.accepted_restarts() == 1
 
 
@@ -249,19 +285,50 @@ def test_help_documents_exit_codes_and_offers_no_credential_flag() -> None:
 
 def test_the_api_key_is_never_printed(make_simulator_in_thread: MakeSim) -> None:
     sim = make_simulator_in_thread(api_keys={CANARY}, plan_seconds=0)
-    sim.add_fault(Fault(route="restart", status=503, times=1))
+    sim.add_fault(Fault(route="restart", kind="kibana", status=503, times=1))
     env = {"ECE_URL": sim.url, "ECE_API_KEY": CANARY}
-    outputs: list[str] = []
+    apm = ("--deployment", EXAMPLE_DEPLOYMENT_ID, "--kind", "apm", "--ref-id", "main-apm")
 
-    for args in (("--wait", "--poll-interval", "0.05", *FAST_RETRIES),
-                 ("--deployment", "f" * 32, "--kind", "apm", "--ref-id", "main-apm")):
-        result = run_cli("restart", *KIBANA, *args, "--log-level", "debug", env=env)
-        outputs += [result.stdout, result.stderr]
-        assert result.returncode in (0, 1), result.stderr
-    wrong_key = run_cli("restart", *KIBANA, "--log-level", "debug", env={**env, "ECE_API_KEY": CANARY + "-wrong"})
-    outputs += [wrong_key.stdout, wrong_key.stderr]
+    results = run_cli_many(
+        (("restart", *KIBANA, "--wait", "--poll-interval", "0.05", *FAST_RETRIES, "--log-level", "debug"), env),
+        (("restart", "--deployment", "f" * 32, "--kind", "apm", "--ref-id", "main-apm", "--log-level", "debug"), env),
+        (("restart", *apm, "--log-level", "debug"), {**env, "ECE_API_KEY": CANARY + "-wrong"}),
+    )
+    succeeded, not_found, wrong_key = results
+    outputs = [text for result in results for text in (result.stdout, result.stderr)]
 
+    assert succeeded.returncode == 0, succeeded.stderr
+    assert not_found.returncode == 1 and "DeploymentNotFound (HTTP 404" in not_found.stderr
     assert wrong_key.returncode == 1 and "Unauthorized (HTTP 401" in wrong_key.stderr
     assert any("DEBUG" in output for output in outputs)  # the debug log was on
     for output in outputs:
         assert CANARY not in output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_wait_is_one_updating_line(simulator_in_thread: Simulator) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    # The manual clock never moves: the plan stays at its first step until the timeout.
+    process = subprocess.Popen([sys.executable, "-m", "ece_restart", "restart", *KIBANA, "--wait", "--timeout", "0.3",
+                                "--poll-interval", "0.05"], stdout=terminal, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, env=clean_env(env_for(simulator_in_thread)))
+    os.close(terminal)
+    output = b""
+    deadline = time.monotonic() + 60
+    with contextlib.suppress(OSError):  # EIO once the command exits and the terminal closes
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([controller], [], [], deadline - time.monotonic())
+            chunk = os.read(controller, 4096) if readable else b""
+            if not chunk:
+                break
+            output += chunk
+    os.close(controller)
+    _out, err = process.communicate(timeout=60)
+
+    assert process.returncode == 4, err
+    text = output.decode()
+    assert "\r\x1b[Kwaiting for the plan: validate-plan-prerequisites (" in text
+    assert "step validate-plan-prerequisites (pending)\r\n" in text  # step changes stay as lines
+    assert "CompletionTimeout" in err

@@ -49,7 +49,7 @@ class Stack:
         )
 
 
-def start_stack(tmp: Path) -> Iterator[Stack]:
+def start_stack(tmp: Path, args: tuple[str, ...] = ("--all-namespaces",)) -> Iterator[Stack]:
     sandbox = Sandbox()
     # The example state serves examples/; each test adds deployments of its own with new_deployment().
     simulator = Simulator(state=SimulatorState.example(), api_keys={API_KEY, "change-me-api-key"}, plan_seconds=2.0)
@@ -57,7 +57,7 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
         kubeconfig = tmp / "kubeconfig"
         sandbox.write_kubeconfig(kubeconfig)
         operator = OperatorProcess(kubeconfig=kubeconfig, env={"ECE_URL": ece_url, "ECE_API_KEY": API_KEY},
-                                   log_path=tmp / "operator.log")
+                                   log_path=tmp / "operator.log", args=args)
         kube = KubeHttp(kube_url)
         kube.create_namespace(LEDGER_NAMESPACE)
         stack = Stack(sandbox, simulator, kube, kube_url, ece_url, kubeconfig, operator)

@@ -77,3 +77,20 @@ def test_operator_killed_mid_request_settles_from_plan_info(private_stack: Stack
     assert "plan attempt" in done["status"]["message"]
     assert len(restart_calls(stack, deployment)) == 1
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
+
+
+def test_a_token_changed_while_retrying_gets_its_own_run_after(stack: Stack, namespace: str) -> None:
+    deployment = stack.new_deployment("kibana", plan_seconds=0)
+    stack.simulator.add_fault(Fault(route="restart", status=503, times=1, deployment_id=deployment))
+    body = spec(deployment, restartToken="t1", retry={"maxAttempts": 3, "initialDelaySeconds": 2,
+                                                      "maxDelaySeconds": 2})
+    assert stack.kube.create_restart(namespace, "switch", body).status_code == 201
+    stack.kube.wait_for_restart(namespace, "switch", lambda o: o.get("status", {}).get("phase") == "Retrying")
+    assert stack.kube.patch_restart(namespace, "switch", {"spec": {"restartToken": "t2"}}).is_success
+    done = stack.kube.wait_for_restart(
+        namespace, "switch", lambda o: o.get("status", {}).get("lastHandledToken") == "t2"
+        and o["status"].get("phase") == "Succeeded")
+    assert done["status"]["observedGeneration"] == done["metadata"]["generation"] == 2
+    assert done["status"]["attempts"] == 1  # the new token's own run
+    calls = restart_calls(stack, deployment)
+    assert [c.status for c in calls] == [503, 202, 202]  # t1: 503 then 202; t2: its own request

@@ -136,9 +136,10 @@ def condition_status(obj: Mapping[str, Any]) -> dict[str, str]:
 
 
 def token_changed_mid_run() -> dict[str, Any]:
-    """Token t1 is retrying when the user commits t2; then t1's run ends. The operator starts t2's run next."""
-    obj = _apply(new_object(), _intent(), _retry)
+    """With waitForCompletion, token t1's plan is being followed (InProgress) when the user commits t2; then t1's plan
+    completes. The plan tracker writes the end from the re-read object (generation 2, activeToken t1)."""
+    obj = _apply(new_object(), _intent(), _tracking)
     obj["spec"]["restartToken"] = "t2"
     obj["metadata"]["generation"] = 2
-    return _apply(obj, _intent(2), _finish(Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, "ECE accepted the restart",
-                                           http_status=202, attempts=2))
+    return _apply(obj, _finish(Phase.SUCCEEDED, Outcome.RESTART_COMPLETED, "ECE completed the restart plan",
+                               plan={"attemptId": "a-1", "lastStep": "plan-completed"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,12 @@ _SERVICE_ACCOUNT_NAMESPACE: Final = "/var/run/secrets/kubernetes.io/serviceaccou
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = ("List ResourceRestarts and their status through the Kubernetes API (the same columns as\n"
+                          "`kubectl get rr`, plus the status message).")
+    parser.epilog = ("exit codes:\n"
+                     "  0  listed (also when there is no ResourceRestart)\n"
+                     "  1  no usable kubeconfig, the Kubernetes API cannot be reached, or it refused the list\n")
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("--namespace", "-n", default=None, metavar="NS",
                        help="namespace to list (default: the kubeconfig context's namespace, else default)")
@@ -51,9 +58,9 @@ def default_namespace(kubeconfig: str | None) -> str:
     return namespace if isinstance(namespace, str) and namespace else "default"
 
 
-def list_restarts(kubeconfig: str | None, namespace: str | None) -> dict[str, Any]:
+def list_restarts(configuration: kubernetes.client.Configuration, namespace: str | None) -> dict[str, Any]:
     """The API's list of ResourceRestarts (of one namespace, or all with None); items sorted by namespace, name."""
-    api_client = kubernetes.client.ApiClient(load_configuration(kubeconfig))
+    api_client = kubernetes.client.ApiClient(configuration)
     try:
         api = kubernetes.client.CustomObjectsApi(api_client)
         if namespace is None:
@@ -122,21 +129,34 @@ def render(table: Sequence[Sequence[str]]) -> str:
                      for row in table)
 
 
+def _reason(error: BaseException) -> str:
+    """The innermost useful cause: `[Errno 111] Connection refused` rather than urllib3's retry wrapper."""
+    reason = getattr(error, "reason", None)  # urllib3's MaxRetryError wraps the last connection error
+    if isinstance(reason, BaseException):
+        error = reason
+    text = str(error)
+    match = re.search(r"\[Errno -?\d+\][^\"')]*", text)
+    return match.group(0).strip() if match else f"{type(error).__name__}: {text}"
+
+
 def main(args: argparse.Namespace) -> int:
     namespace = None if args.all_namespaces else (args.namespace or default_namespace(args.kubeconfig))
     try:
-        listed = list_restarts(args.kubeconfig, namespace)
-    except kubernetes.config.ConfigException as error:
+        configuration = load_configuration(args.kubeconfig)
+    except (kubernetes.config.ConfigException, OSError) as error:
         print(f"error: no usable Kubernetes configuration: {error}", file=sys.stderr)
         return 1
+    try:
+        listed = list_restarts(configuration, namespace)
     except ApiException as error:
         reason = f"HTTP {error.status} {error.reason}"
         if error.status == 404:
             reason += " (is the ResourceRestart CRD installed?)"
-        print(f"error: listing ResourceRestarts failed: {reason}", file=sys.stderr)
+        print(f"error: listing ResourceRestarts at {configuration.host} failed: {reason}", file=sys.stderr)
         return 1
     except Exception as error:  # urllib3 connection errors, TLS, DNS: the API server cannot be reached
-        print(f"error: the Kubernetes API cannot be reached: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"error: the Kubernetes API at {configuration.host} cannot be reached: {_reason(error)}",
+              file=sys.stderr)
         return 1
     if args.output == "json":
         print(json.dumps(listed, indent=2, sort_keys=True))
