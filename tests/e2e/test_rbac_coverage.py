@@ -49,7 +49,7 @@ def exercise(stack: Stack, namespace: str) -> None:
     run(stack, namespace, "retried", spec(flaky, retry={"maxAttempts": 2, "initialDelaySeconds": 0,
                                                          "maxDelaySeconds": 1}))
     run(stack, namespace, "tracked", spec(stack.new_deployment("kibana", plan_seconds=0.5), waitForCompletion=True))
-    run(stack, namespace, "expiring", spec(stack.new_deployment("kibana"), ttlSecondsAfterFinished=2))
+    run(stack, namespace, "expiring", spec(stack.new_deployment("kibana"), ttlSecondsAfterFinished=3))
     deadline = time.monotonic() + 15
     while stack.kube.get_restart(namespace, "expiring") is not None:
         assert time.monotonic() < deadline, "TTL deletion did not happen"
