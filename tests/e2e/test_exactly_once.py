@@ -81,7 +81,8 @@ def test_operator_killed_mid_request_settles_from_plan_info(private_stack: Stack
 
 def test_a_token_changed_while_retrying_gets_its_own_run_after(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana", plan_seconds=0)
-    stack.simulator.add_fault(Fault(route="restart", status=503, times=1, deployment_id=deployment))
+    # Retry-After pins the wait at the 2 s cap (a bare jittered delay may be near 0 and end Retrying too soon).
+    stack.simulator.add_fault(Fault(route="restart", status=503, times=1, deployment_id=deployment, retry_after=2))
     body = spec(deployment, restartToken="t1", retry={"maxAttempts": 3, "initialDelaySeconds": 2,
                                                       "maxDelaySeconds": 2})
     assert stack.kube.create_restart(namespace, "switch", body).status_code == 201
