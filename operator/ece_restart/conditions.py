@@ -34,7 +34,7 @@ def merge_conditions(
     now: str,
 ) -> list[dict[str, Any]]:
     """The full condition list to write: wanted conditions, keeping lastTransitionTime when status is unchanged."""
-    old = {c.get("type"): c for c in (previous or []) if isinstance(c, Mapping)}
+    old = {c["type"]: c for c in (previous or []) if isinstance(c, Mapping) and isinstance(c.get("type"), str)}
     merged: list[dict[str, Any]] = []
     for condition in wanted:
         before = old.get(condition.type)

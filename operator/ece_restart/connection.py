@@ -110,7 +110,8 @@ class ConnectionConfig:
         return (self.url, self.credentials.scheme, principal)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConnectionConfig | None:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 timeouts: Timeouts | None = None) -> ConnectionConfig | None:
         """The operator's default connection from ECE_URL, ECE_API_KEY or ECE_USERNAME/ECE_PASSWORD,
         ECE_CA_FILE and ECE_INSECURE_SKIP_VERIFY. None when ECE_URL is unset."""
         env = os.environ if environ is None else environ
@@ -133,6 +134,7 @@ class ConnectionConfig:
             ),
             ca_pem=ca_pem,
             insecure_skip_verify=parse_flag(env.get("ECE_INSECURE_SKIP_VERIFY", ""), "ECE_INSECURE_SKIP_VERIFY"),
+            timeouts=timeouts or Timeouts(),
         )
 
 

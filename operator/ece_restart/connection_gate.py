@@ -29,6 +29,7 @@ class ConnectionGate:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._failures = 0
+        self._pauses = 0  # pauses since the gate tripped; each one twice as long as the one before
         self._next_probe = 0.0
         self._probe = asyncio.Lock()
         self.trips = 0
@@ -41,27 +42,45 @@ class ConnectionGate:
         return self._failures >= self._threshold
 
     @asynccontextmanager
-    async def admission(self) -> AsyncIterator[None]:
-        """Wait for permission to send one request on this connection."""
-        if not self._is_tripped():
-            yield
+    async def admission(self, slots: asyncio.Semaphore | None = None) -> AsyncIterator[None]:
+        """Wait for permission to send one request on this connection.
+
+        With `slots` (the operator's limit of requests in flight), the gate is checked again once a slot is held:
+        runs that queued for a slot before the gate tripped must not all go out during the outage.
+        """
+        limit = slots if slots is not None else asyncio.Semaphore(1)
+        while True:
+            if self._is_tripped():
+                async with self._probe:
+                    if self._is_tripped():  # it may have closed while this run waited for the lock
+                        delay = self._next_probe - self._clock()
+                        if delay > 0:
+                            await self._sleep(delay)
+                        async with limit:
+                            yield  # the probe: held under the lock, so one at a time
+                        return
+                continue
+            await limit.acquire()
+            if self._is_tripped():  # tripped while this run waited for a slot: queue for the probe instead
+                limit.release()
+                continue
+            try:
+                yield
+            finally:
+                limit.release()
             return
-        async with self._probe:
-            if self._is_tripped():  # it may have closed while this run waited for the lock
-                delay = self._next_probe - self._clock()
-                if delay > 0:
-                    await self._sleep(delay)
-                yield  # the probe: held under the lock, so one at a time
-                return
-        yield
 
     def record(self, result: RestartResult | RequestFailed) -> None:
         if isinstance(result, RequestFailed) and result.classification is Classification.RETRYABLE:
             self._failures += 1
             if self._failures == self._threshold:
                 self.trips += 1
-            if self._failures >= self._threshold:
-                pause = min(self._max, self._initial * 2 ** (self._failures - self._threshold))
+            # Only a failure after the pause has run out (a failed probe) grows the pause: the failures of requests
+            # that were already in flight when the gate tripped must not push the first probe minutes away.
+            if self._failures >= self._threshold and self._clock() >= self._next_probe:
+                pause = min(self._max, self._initial * 2 ** min(self._pauses, 32))
+                self._pauses += 1
                 self._next_probe = self._clock() + pause * self._rng.uniform(0.5, 1.0)
         else:
             self._failures = 0
+            self._pauses = 0

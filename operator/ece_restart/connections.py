@@ -6,14 +6,15 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from ece_restart.client import EceClient
-from ece_restart.connection import ConnectionConfig, InvalidConnectionError, credentials_from, parse_flag
+from ece_restart.connection import ConnectionConfig, InvalidConnectionError, Timeouts, credentials_from, parse_flag
 from ece_restart.connection_gate import ConnectionGate
 from ece_restart.kube import KubeApi
 
 SECRET_KEYS = ("url", "apiKey", "username", "password", "ca.crt", "insecureSkipVerify")
 
 
-def connection_from_secret(namespace: str, name: str, data: Mapping[str, bytes]) -> ConnectionConfig:
+def connection_from_secret(namespace: str, name: str, data: Mapping[str, bytes], *,
+                           timeouts: Timeouts | None = None) -> ConnectionConfig:
     """Build a connection from a Secret's data; every refusal names the Secret and the key to fix."""
     where = f"Secret {namespace}/{name}"
     values: dict[str, str] = {}
@@ -40,6 +41,7 @@ def connection_from_secret(namespace: str, name: str, data: Mapping[str, bytes])
             ),
             ca_pem=values.get("ca.crt") or None,
             insecure_skip_verify=parse_flag(values.get("insecureSkipVerify", ""), f"{where}: key 'insecureSkipVerify'"),
+            timeouts=timeouts or Timeouts(),
         )
     except InvalidConnectionError as error:
         message = str(error)
@@ -50,8 +52,9 @@ class ConnectionResolver:
     """Resolves a CR's connection (its Secret or the operator default) and hands out shared clients."""
 
     def __init__(self, kube: KubeApi, default: ConnectionConfig | None, *, max_connections: int = 20,
-                 observe: Callable[[str, str], None] | None = None) -> None:
+                 observe: Callable[[str, str], None] | None = None, timeouts: Timeouts | None = None) -> None:
         self._kube = kube
+        self._timeouts = timeouts
         self._observe = observe
         self._default = default
         self._max_connections = max_connections
@@ -72,7 +75,7 @@ class ConnectionResolver:
                 f"Secret {namespace}/{secret_name} not found; create it with keys url and apiKey "
                 "(or username and password)"
             )
-        return connection_from_secret(namespace, secret_name, data)
+        return connection_from_secret(namespace, secret_name, data, timeouts=self._timeouts)
 
     async def client(self, config: ConnectionConfig) -> EceClient:
         async with self._lock:

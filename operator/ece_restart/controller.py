@@ -56,6 +56,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _ceil_to_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
+
+
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
     max_concurrent: int = 10
@@ -178,6 +182,7 @@ class Controller:
     # ---- the driving loop ---------------------------------------------------------------------------------
 
     async def _drive(self, uid: str) -> None:
+        failures = 0
         try:
             while True:
                 body = self._latest.get(uid)
@@ -205,6 +210,20 @@ class Controller:
                     continue
                 except NotFoundError:
                     return
+                except Exception as error:
+                    # The API server refused or is unreachable (a 5xx, a reset): nothing of this step is stored, or
+                    # a stored intent is found again (phase Requesting) and settled from ECE's plans. Giving up here
+                    # would leave the CR unhandled until its next event, which may never come.
+                    failures += 1
+                    delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                    self._log(cr).warning("handling failed (%s: %s); trying again in %.1f s", type(error).__name__,
+                                          str(error)[:300], delay)
+                    await self._sleep(delay)
+                    with contextlib.suppress(Exception):  # still unreachable: a stale body fails its CAS with 409
+                        if not await self._refresh(uid, cr):
+                            return
+                    continue
+                failures = 0
                 self._latest[uid] = updated
         except asyncio.CancelledError:
             raise
@@ -283,7 +302,7 @@ class Controller:
         policy = spec.retry.policy()
         lock = self._target_locks.setdefault((config.key, str(spec.target)), asyncio.Lock())
         gate = self._connections.gate(config)
-        async with gate.admission(), self._slots, lock:
+        async with gate.admission(self._slots), lock:
             now = self._clock()
             intent = status_patches.attempt_intent(
                 cr, token=token, attempt=attempt, max_attempts=policy.max_attempts, now=now
@@ -319,7 +338,9 @@ class Controller:
             return await self._settle_from_plans(claimed, spec, client, result)
         if result.classification is Classification.RETRYABLE and policy.should_retry(attempt):
             delay = policy.delay(attempt, result.retry_after)
-            next_attempt = self._clock() + timedelta(seconds=delay)
+            # Status times have whole seconds: round up, or the stored time is up to 1 s earlier than the delay (a
+            # server's Retry-After would not be honoured).
+            next_attempt = _ceil_to_second(self._clock() + timedelta(seconds=delay))
             patch = status_patches.retry_scheduled(claimed, result, next_attempt=next_attempt, attempt=attempt,
                                                    now=self._clock())
             self.metrics.retries.labels(kind=spec.target.kind.value).inc()

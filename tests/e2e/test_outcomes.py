@@ -47,8 +47,10 @@ def test_accepted_restart_succeeds_once(stack: Stack, namespace: str) -> None:
         assert status[field].endswith("Z")
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
     assert len(restart_calls(stack, deployment)) == 1
-    reasons = [e["reason"] for e in stack.kube.list_events(namespace)]
-    assert "RestartRequested" in reasons and "RestartAccepted" in reasons
+    # Kopf posts Events asynchronously, possibly just after the status write: wait for them.
+    stack.operator.wait_until(
+        lambda: {"RestartRequested", "RestartAccepted"} <= {e["reason"] for e in stack.kube.list_events(namespace)},
+        "the RestartRequested and RestartAccepted events")
 
 
 def test_elasticsearch_options_reach_ece(stack: Stack, namespace: str) -> None:

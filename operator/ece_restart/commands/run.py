@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import kopf
 
-from ece_restart.connection import ConnectionConfig, InvalidConnectionError
+from ece_restart.connection import ConnectionConfig, InvalidConnectionError, Timeouts
 from ece_restart.connections import ConnectionResolver
 from ece_restart.controller import Controller, ControllerSettings
 from ece_restart.handlers import build_registry, operator_settings, post_event
@@ -23,6 +23,7 @@ from ece_restart.metrics import OperatorMetrics
 from ece_restart.plan_tracking import TrackingSettings
 
 logger = logging.getLogger(__name__)
+_DEFAULT_TIMEOUTS = Timeouts()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "deletion (default: $POD_NAMESPACE; empty disables the ledger)")
     parser.add_argument("--ledger-retention-days", type=int, default=90, metavar="D",
                         help="forget ledger entries older than this (default 90)")
+    parser.add_argument("--ece-connect-timeout", type=float, default=_DEFAULT_TIMEOUTS.connect, metavar="S",
+                        help=f"seconds to establish a connection to ECE (default {_DEFAULT_TIMEOUTS.connect:g})")
+    parser.add_argument("--ece-read-timeout", type=float, default=_DEFAULT_TIMEOUTS.read, metavar="S",
+                        help=f"seconds to wait for ECE's answer once a request is sent (default "
+                             f"{_DEFAULT_TIMEOUTS.read:g}); a restart request without an answer is settled from ECE's "
+                             "plan information")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: in-cluster, KUBECONFIG, ~/.kube)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"),
                         choices=["debug", "info", "warning", "error"], help="log verbosity (default info)")
@@ -66,8 +73,12 @@ def main(args: argparse.Namespace) -> int:
     if args.max_concurrent < 1:
         raise SystemExit("--max-concurrent must be at least 1")
     configure_logging(level=args.log_level, fmt=args.log_format)
+    if not (args.ece_connect_timeout > 0 and args.ece_read_timeout > 0):
+        raise SystemExit("--ece-connect-timeout and --ece-read-timeout must be positive")
+    timeouts = Timeouts(connect=args.ece_connect_timeout, read=args.ece_read_timeout,
+                        total=max(_DEFAULT_TIMEOUTS.total, args.ece_connect_timeout + args.ece_read_timeout))
     try:
-        default_connection = ConnectionConfig.from_env()
+        default_connection = ConnectionConfig.from_env(timeouts=timeouts)
     except InvalidConnectionError as error:
         raise SystemExit(f"invalid default ECE connection: {error}") from None
     if default_connection is None:
@@ -85,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
                       max_concurrent=args.max_concurrent, health_port=args.health_port,
                       metrics_port=args.metrics_port, kubeconfig=args.kubeconfig,
                       tracking=tracking, ledger_namespace=args.ledger_namespace or None,
-                      ledger_retention=timedelta(days=args.ledger_retention_days)))
+                      ledger_retention=timedelta(days=args.ledger_retention_days), ece_timeouts=timeouts))
     return 0
 
 
@@ -103,13 +114,15 @@ async def serve(
     ledger_retention: timedelta = timedelta(days=90),
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
+    ece_timeouts: Timeouts | None = None,
 ) -> None:
     metrics = OperatorMetrics.create()
     kube = KubeApi.from_environment(
         kubeconfig, on_error=lambda operation: metrics.kubernetes_api_errors.labels(operation=operation).inc())
     connections = ConnectionResolver(
         kube, default_connection, max_connections=max(max_concurrent, 10),
-        observe=lambda route, code: metrics.ece_requests.labels(route=route, code=code).inc())
+        observe=lambda route, code: metrics.ece_requests.labels(route=route, code=code).inc(),
+        timeouts=ece_timeouts)
     controller = Controller(
         kube,
         connections,
