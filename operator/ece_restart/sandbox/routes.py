@@ -29,7 +29,7 @@ from ece_restart.sandbox.watching import Watch
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HEALTH = ("/healthz", "/livez", "/readyz")
-_LOGGED = "sandbox.logged"
+_LOGGED = web.RequestKey("sandbox.logged", bool)
 
 
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
