@@ -41,12 +41,7 @@ class Stack:
         return deployment_id
 
     def wait_operator_watching(self) -> None:
-        started = self.operator.started_at
-        self.operator.wait_until(
-            lambda: any(r.verb in ("list", "watch") and r.resource == "resourcerestarts" and r.time >= started
-                        for r in self.sandbox.requests),
-            "the operator to watch resourcerestarts",
-        )
+        self.operator.wait_watching(self.sandbox)
 
 
 def start_stack(tmp: Path, args: tuple[str, ...] = ("--all-namespaces",)) -> Iterator[Stack]:

@@ -12,12 +12,9 @@ import trustme
 
 from ece_restart.simulator import Fault, Simulator, SimulatorState
 from tests.e2e.conftest import API_KEY, Stack
+from tests.support.kube_http import spec
 
 FAST_RETRY = {"maxAttempts": 3, "initialDelaySeconds": 0, "maxDelaySeconds": 1}
-
-
-def spec(deployment_id: str, kind: str = "kibana", **extra: Any) -> dict[str, Any]:
-    return {"deploymentId": deployment_id, "resourceKind": kind, "refId": f"main-{kind}", **extra}
 
 
 def restart_calls(stack: Stack, deployment_id: str) -> list[Any]:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from ece_restart.simulator import Simulator, SimulatorState
-from tests.support.reliability_stack import API_KEY, RStack, reliability_stack, spec
+from tests.support.kube_http import spec
+from tests.support.reliability_stack import API_KEY, RStack, reliability_stack
 
 DEP = "0123456789abcdef0123456789abcdef"
 GOOD = {"deploymentId": DEP, "resourceKind": "kibana", "refId": "main-kibana"}

@@ -12,7 +12,8 @@ import pytest
 import trustme
 
 from ece_restart.simulator import Fault, Simulator, SimulatorState
-from tests.support.reliability_stack import API_KEY, RStack, reliability_stack, spec, wait_for
+from tests.support.kube_http import spec
+from tests.support.reliability_stack import API_KEY, RStack, reliability_stack, wait_for
 
 READ_TIMEOUT = 1.5
 FAST = {"maxAttempts": 4, "initialDelaySeconds": 0, "maxDelaySeconds": 1}

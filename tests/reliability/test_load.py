@@ -19,8 +19,8 @@ import pytest
 
 from ece_restart.connection_gate import ConnectionGate
 from ece_restart.simulator import Fault, Simulator, SimulatorState
-from tests.support.kube_http import RR_PATH
-from tests.support.reliability_stack import API_KEY, TERMINAL, RStack, reliability_stack, spec, wait_for
+from tests.support.kube_http import RR_PATH, spec
+from tests.support.reliability_stack import API_KEY, TERMINAL, RStack, reliability_stack, wait_for
 
 CRS = 1000
 FAILING_SHARE = 0.10

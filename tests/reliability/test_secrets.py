@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from ece_restart.simulator import Simulator, SimulatorState
-from tests.support.reliability_stack import reliability_stack, spec
+from tests.support.kube_http import spec
+from tests.support.reliability_stack import reliability_stack
 
 CANARY_KEY = "CANARYKEY-6c1f0b9e4d7a2e58"
 CANARY_PASSWORD = "CANARYPASSWORD-93b7e0d1a4c6f2"

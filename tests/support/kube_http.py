@@ -76,6 +76,11 @@ class KubeHttp:
             lambda obj: obj.get("status", {}).get("phase") in {"Succeeded", "Failed", "Unknown"}, timeout)
 
 
+def spec(deployment_id: str, kind: str = "kibana", **extra: Any) -> dict[str, Any]:
+    """A ResourceRestart spec for the resource `main-<kind>` of a deployment."""
+    return {"deploymentId": deployment_id, "resourceKind": kind, "refId": f"main-{kind}", **extra}
+
+
 def phase_of(obj: Mapping[str, Any]) -> str | None:
     phase = obj.get("status", {}).get("phase")
     return phase if isinstance(phase, str) else None

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ece_restart.sandbox import Sandbox
+
 LEDGER_NAMESPACE = "ece-restart-operator"
 
 
@@ -53,6 +55,15 @@ class OperatorProcess:
                                      + self.log())
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}; operator log:\n{self.log()}")
+
+    def wait_watching(self, sandbox: Sandbox) -> None:
+        """Until this start of the operator has listed or watched ResourceRestarts on the sandbox."""
+        started = self.started_at
+        self.wait_until(
+            lambda: any(r.verb in ("list", "watch") and r.resource == "resourcerestarts" and r.time >= started
+                        for r in sandbox.requests),
+            "the operator to watch resourcerestarts",
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         if self.process is None or self.process.poll() is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import secrets
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from ece_restart.sandbox import Sandbox
 from ece_restart.simulator import CallRecord, Simulator, SimulatorState
 from tests.support.kube_http import KubeHttp
 from tests.support.operator_process import LEDGER_NAMESPACE, OperatorProcess
+from tests.support.sandbox_fixtures import wait_until
 from tests.support.simulator_fixtures import contract_problems
 
 API_KEY = "reliability-test-key"
@@ -55,26 +55,11 @@ class RStack:
         return self.kube.wait_terminal(namespace, name, timeout=timeout)
 
     def wait_watching(self) -> None:
-        started = self.operator.started_at
-        self.operator.wait_until(
-            lambda: any(r.verb in ("list", "watch") and r.resource == "resourcerestarts" and r.time >= started
-                        for r in self.sandbox.requests),
-            "the operator to watch resourcerestarts")
-
-
-def spec(deployment_id: str, kind: str = "kibana", **extra: Any) -> dict[str, Any]:
-    return {"deploymentId": deployment_id, "resourceKind": kind, "refId": f"main-{kind}", **extra}
+        self.operator.wait_watching(self.sandbox)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
+    return wait_until(condition, timeout=timeout, interval=interval, what=what)
 
 
 @contextlib.contextmanager
