@@ -10,7 +10,7 @@ import kopf
 
 from ece_restart.controller import Controller
 from ece_restart.crd import GROUP, PLURAL, VERSION
-from ece_restart.kube import load_configuration
+from ece_restart.kube import authorization, load_configuration
 
 ANNOTATION_PREFIX = "eceops.io"
 
@@ -40,7 +40,7 @@ def connection_info(kubeconfig: str | None, settings: kopf.OperatorSettings) -> 
     """Kopf's credentials from the same loader the operator's own client uses (as kopf.login_via_client does,
     but with an explicit kubeconfig path)."""
     config = load_configuration(kubeconfig)
-    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+    header = authorization(config) if not (config.username or config.password) else None
     parts = header.split(" ", 1) if header else []
     scheme, token = (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
     return kopf.ConnectionInfo(

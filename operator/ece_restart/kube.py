@@ -1,22 +1,32 @@
 """The operator's own Kubernetes API calls (besides Kopf's watching and event posting).
 
-The official `kubernetes` client is synchronous; calls run in worker threads so the event loop never blocks.
+Credentials, server and TLS settings come from the official `kubernetes` library's loaders (in-cluster service
+account with token rotation, or a kubeconfig with its auth plugins). The calls themselves go out on aiohttp, the
+asynchronous HTTP client Kopf already uses against the same API server: the `kubernetes` client is synchronous and
+would need a worker thread per call, which on a busy operator cost more CPU than the rest of a run together
+(bench/README.md, "Where the time goes").
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import json
 import os
+import ssl
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from importlib import metadata
+from typing import Any, cast
+from urllib.parse import quote
 
+import aiohttp
 import kubernetes
-from kubernetes.client.exceptions import ApiException
 
 from ece_restart.crd import GROUP, PLURAL, VERSION
 
-T = TypeVar("T")
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5)
+CREDENTIALS_REFRESH_SECONDS = 60.0
 
 
 def load_configuration(kubeconfig: str | None = None) -> kubernetes.client.Configuration:
@@ -36,6 +46,35 @@ def load_configuration(kubeconfig: str | None = None) -> kubernetes.client.Confi
     return configuration
 
 
+def authorization(configuration: kubernetes.client.Configuration) -> str | None:
+    """The Authorization header value: a bearer token (refreshed by the loader's hook when it rotates) or Basic."""
+    header = (configuration.get_api_key_with_prefix("BearerToken")
+              or configuration.get_api_key_with_prefix("authorization"))
+    if header:
+        return str(header)
+    if configuration.username or configuration.password:
+        return configuration.get_basic_auth_token()
+    return None
+
+
+def ssl_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContext | bool:
+    """TLS as the kubeconfig or service account says: its CA, client certificate, or no verification."""
+    if not configuration.verify_ssl:
+        return False
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None,
+                                         cadata=configuration.ca_cert_data or None)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    return context
+
+
+def _user_agent() -> str:
+    try:
+        return f"ece-restart-operator/{metadata.version('ece-restart-operator')}"
+    except metadata.PackageNotFoundError:
+        return "ece-restart-operator/0"
+
+
 class ConflictError(Exception):
     """The object changed since it was read (HTTP 409): re-read and decide again."""
 
@@ -44,47 +83,123 @@ class NotFoundError(Exception):
     pass
 
 
-class KubeApi:
-    def __init__(self, api_client: kubernetes.client.ApiClient,
-                 on_error: Callable[[str], None] | None = None) -> None:
-        self._custom = kubernetes.client.CustomObjectsApi(api_client)
-        self._core = kubernetes.client.CoreV1Api(api_client)
-        self._on_error = on_error
+class KubeApiError(Exception):
+    """The API server answered with an error other than the ones a call expects."""
 
-    async def _run(self, operation: str, call: Callable[[], T]) -> T:
-        """Run a blocking client call in a worker thread; count failures other than the expected outcomes."""
-        try:
-            return await asyncio.to_thread(call)
-        except (ConflictError, NotFoundError):
-            raise
-        except Exception:
-            if self._on_error is not None:
-                self._on_error(operation)
-            raise
+    def __init__(self, operation: str, status: int, message: str) -> None:
+        super().__init__(f"{operation}: HTTP {status}: {message}")
+        self.status = status
+
+
+class KubeApi:
+    def __init__(self, configuration: kubernetes.client.Configuration,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self._configuration = configuration
+        self._base = configuration.host.rstrip("/")
+        self._ssl = ssl_context(configuration) if self._base.startswith("https:") else False
+        self._proxy = configuration.proxy or None
+        self._on_error = on_error
+        self._user_agent = _user_agent()
+        self._session: aiohttp.ClientSession | None = None
+        self._credentials: str | None = None
+        self._credentials_checked: float | None = None
 
     @classmethod
     def from_environment(cls, kubeconfig: str | None = None,
                          on_error: Callable[[str], None] | None = None) -> KubeApi:
-        return cls(kubernetes.client.ApiClient(load_configuration(kubeconfig)), on_error)
+        return cls(load_configuration(kubeconfig), on_error)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(
+        self, operation: str, method: str, path: str, *, body: object = None,
+        content_type: str = "application/json", params: Mapping[str, str] | None = None,
+        time_limits: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> tuple[int, Any]:
+        """One request; returns the status code and the decoded JSON body. Failures (no answer, or an answer other
+        than 2xx/404/409/422, which each call maps itself) are counted."""
+        if self._session is None:  # created on first use: a session belongs to the running event loop
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), timeout=DEFAULT_TIMEOUT)
+        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
+        credentials = self._authorization()
+        if credentials:
+            headers["Authorization"] = credentials
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = content_type
+        try:
+            async with self._session.request(method, self._base + path, params=params, data=data, headers=headers,
+                                             ssl=self._ssl, proxy=self._proxy, timeout=time_limits) as response:
+                text = await response.text()
+                status = response.status
+        except Exception:
+            self._failed(operation)
+            raise
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = None
+        if status == 401:
+            self._credentials_checked = None  # a token rotated early: ask the loader again on the next call
+        if status >= 400 and status not in (404, 409, 422):
+            self._failed(operation)
+            message = payload.get("message") if isinstance(payload, dict) else text[:200]
+            raise KubeApiError(operation, status, str(message))
+        return status, payload
+
+    def _authorization(self) -> str | None:
+        """The loader's refresh hook re-reads a rotated token but is costly (it rebuilds the configuration, proxy
+        lookup included): ask it once a minute, well within the lifetime of a projected service account token."""
+        now = time.monotonic()
+        if self._credentials_checked is None or now - self._credentials_checked >= CREDENTIALS_REFRESH_SECONDS:
+            self._credentials = authorization(self._configuration)
+            self._credentials_checked = now
+        return self._credentials
+
+    def _failed(self, operation: str) -> None:
+        if self._on_error is not None:
+            self._on_error(operation)
+
+    @staticmethod
+    def _restarts(namespace: str | None = None, name: str | None = None) -> str:
+        path = f"/apis/{GROUP}/{VERSION}"
+        if namespace is not None:
+            path += f"/namespaces/{quote(namespace, safe='')}"
+        path += f"/{PLURAL}"
+        if name is not None:
+            path += f"/{quote(name, safe='')}"
+        return path
+
+    @staticmethod
+    def _core(namespace: str, resource: str, name: str | None = None) -> str:
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/{resource}"
+        return path if name is None else f"{path}/{quote(name, safe='')}"
+
+    @staticmethod
+    def _unexpected(operation: str, status: int, payload: Any) -> KubeApiError:
+        message = payload.get("message") if isinstance(payload, dict) else None
+        return KubeApiError(operation, status, str(message or "unexpected answer"))
 
     async def list_restarts_probe(self) -> None:
         """One cheap list (limit 1) of ResourceRestarts in any namespace it may read: readiness."""
-        def call() -> None:
-            self._custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=1, _request_timeout=5)
-
-        await self._run("list", call)
+        status, payload = await self._call("list", "GET", self._restarts(), params={"limit": "1"},
+                                           time_limits=PROBE_TIMEOUT)
+        if status != 200:
+            self._failed("list")
+            raise self._unexpected("list", status, payload)
 
     async def get_restart(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return cast(dict[str, Any], self._custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name))
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-
-        return await self._run("get", call)
+        status, payload = await self._call("get", "GET", self._restarts(namespace, name))
+        if status == 404:
+            return None
+        if status != 200:
+            self._failed("get")
+            raise self._unexpected("get", status, payload)
+        return cast(dict[str, Any], payload)
 
     async def patch_restart_status(
         self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
@@ -93,60 +208,48 @@ class KubeApi:
         body: dict[str, Any] = {"status": dict(status)}
         if resource_version is not None:
             body["metadata"] = {"resourceVersion": resource_version}
-
-        def call() -> dict[str, Any]:
-            try:
-                return cast(dict[str, Any], self._custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, body, _content_type="application/merge-patch+json"))
-            except ApiException as error:
-                if error.status == 409:
-                    raise ConflictError(f"{namespace}/{name} changed concurrently") from None
-                if error.status == 404:
-                    raise NotFoundError(f"{namespace}/{name} no longer exists") from None
-                raise
-
-        return await self._run("patch_status", call)
+        code, payload = await self._call("patch_status", "PATCH", self._restarts(namespace, name) + "/status",
+                                         body=body, content_type="application/merge-patch+json")
+        if code == 409:
+            raise ConflictError(f"{namespace}/{name} changed concurrently")
+        if code == 404:
+            raise NotFoundError(f"{namespace}/{name} no longer exists")
+        if code != 200:
+            self._failed("patch_status")
+            raise self._unexpected("patch_status", code, payload)
+        return cast(dict[str, Any], payload)
 
     async def delete_restart(self, namespace: str, name: str, *, uid: str) -> bool:
         """Delete the CR if it is still the object with this uid; False when it is already gone or replaced."""
-        def call() -> bool:
-            options = kubernetes.client.V1DeleteOptions(preconditions=kubernetes.client.V1Preconditions(uid=uid))
-            try:
-                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body=options)
-            except ApiException as error:
-                if error.status in (404, 409):
-                    return False
-                raise
-            return True
-
-        return await self._run("delete", call)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+        status, payload = await self._call("delete", "DELETE", self._restarts(namespace, name), body=options)
+        if status in (404, 409):
+            return False
+        if status not in (200, 202):
+            self._failed("delete")
+            raise self._unexpected("delete", status, payload)
+        return True
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                config_map = self._core.read_namespaced_config_map(name, namespace)
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-            return cast(dict[str, Any], self._core.api_client.sanitize_for_serialization(config_map))
-
-        return await self._run("get_configmap", call)
+        status, payload = await self._call("get_configmap", "GET", self._core(namespace, "configmaps", name))
+        if status == 404:
+            return None
+        if status != 200:
+            self._failed("get_configmap")
+            raise self._unexpected("get_configmap", status, payload)
+        return cast(dict[str, Any], payload)
 
     async def create_config_map(self, namespace: str, name: str, data: Mapping[str, str], *,
                                 labels: Mapping[str, str]) -> None:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "data": dict(data),
                 "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}}
-
-        def call() -> None:
-            try:
-                self._core.create_namespaced_config_map(namespace, cast(Any, body))
-            except ApiException as error:
-                if error.status == 409:
-                    raise ConflictError(f"ConfigMap {namespace}/{name} already exists") from None
-                raise
-
-        await self._run("create_configmap", call)
+        status, payload = await self._call("create_configmap", "POST", self._core(namespace, "configmaps"),
+                                           body=body)
+        if status == 409:
+            raise ConflictError(f"ConfigMap {namespace}/{name} already exists")
+        if status != 201:
+            self._failed("create_configmap")
+            raise self._unexpected("create_configmap", status, payload)
 
     async def replace_config_map_data(self, namespace: str, name: str, data: Mapping[str, str], *,
                                       resource_version: str) -> None:
@@ -155,28 +258,21 @@ class KubeApi:
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
             {"op": "add", "path": "/data", "value": dict(data)},
         ]
-
-        def call() -> None:
-            try:
-                self._core.patch_namespaced_config_map(name, namespace, body,
-                                                       _content_type="application/json-patch+json")
-            except ApiException as error:
-                if error.status in (409, 422):
-                    raise ConflictError(f"ConfigMap {namespace}/{name} changed concurrently") from None
-                raise
-
-        await self._run("patch_configmap", call)
+        status, payload = await self._call("patch_configmap", "PATCH", self._core(namespace, "configmaps", name),
+                                           body=body, content_type="application/json-patch+json")
+        if status in (409, 422):
+            raise ConflictError(f"ConfigMap {namespace}/{name} changed concurrently")
+        if status != 200:
+            self._failed("patch_configmap")
+            raise self._unexpected("patch_configmap", status, payload)
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """The Secret's data decoded, or None when it does not exist."""
-        def call() -> dict[str, bytes] | None:
-            try:
-                secret = self._core.read_namespaced_secret(name, namespace)
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-            data = secret.data or {}
-            return {key: base64.b64decode(value) for key, value in data.items() if value is not None}
-
-        return await self._run("get_secret", call)
+        status, payload = await self._call("get_secret", "GET", self._core(namespace, "secrets", name))
+        if status == 404:
+            return None
+        if status != 200:
+            self._failed("get_secret")
+            raise self._unexpected("get_secret", status, payload)
+        data = payload.get("data") or {} if isinstance(payload, dict) else {}
+        return {key: base64.b64decode(value) for key, value in data.items() if value is not None}

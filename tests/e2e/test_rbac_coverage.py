@@ -1,9 +1,10 @@
 """The chart's RBAC covers every Kubernetes API call the operator makes, and grants nothing it does not use.
 
 The operator runs real scenarios against the sandbox (plain run, a token recorded in the ledger, a connection
-Secret, retries, waitForCompletion, TTL deletion, events); the sandbox logs every request with its user agent. Each
-request of the operator is checked against the RBAC rendered by the chart for the same set-up (cluster-wide, ledger
-in the release namespace), and each rendered permission must have been used by some request.
+Secret, retries, a label edit mid-request, waitForCompletion, TTL deletion, events); the sandbox logs every request
+with its user agent. Each request of the operator is checked against the RBAC rendered by the chart for the same
+set-up (cluster-wide, ledger in the release namespace), and each rendered permission must have been used by some
+request.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ RELEASE = "ece-restart-operator"
 
 
 def operator_requests(stack: Stack) -> list[RequestRecord]:
-    """Requests made by the operator process (Kopf and the kubernetes client), not by the test's own httpx."""
+    """Requests made by the operator process (Kopf and its own API client), not by the test's own httpx."""
     return [r for r in stack.sandbox.requests if not r.user_agent.startswith("python-httpx") and r.resource]
 
 
@@ -48,6 +49,13 @@ def exercise(stack: Stack, namespace: str) -> None:
     stack.simulator.add_fault(Fault(route="restart", status=500, times=1, deployment_id=flaky))
     run(stack, namespace, "retried", spec(flaky, retry={"maxAttempts": 2, "initialDelaySeconds": 0,
                                                          "maxDelaySeconds": 1}))
+    # A label edit while ECE is still answering: the operator reads the CR again once its run is done.
+    slow = stack.new_deployment("kibana")
+    stack.simulator.add_fault(Fault(route="restart", latency=2.0, times=1, deployment_id=slow))
+    assert stack.kube.create_restart(namespace, "relabelled", spec(slow)).status_code == 201
+    stack.kube.wait_for_restart(namespace, "relabelled", lambda o: o.get("status", {}).get("phase") == "Requesting")
+    assert stack.kube.patch_restart(namespace, "relabelled", {"metadata": {"labels": {"edited": "yes"}}}).is_success
+    stack.kube.wait_terminal(namespace, "relabelled")
     run(stack, namespace, "tracked", spec(stack.new_deployment("kibana", plan_seconds=0.5), waitForCompletion=True))
     run(stack, namespace, "expiring", spec(stack.new_deployment("kibana"), ttlSecondsAfterFinished=3))
     deadline = time.monotonic() + 15

@@ -166,6 +166,7 @@ async def serve(
         await operator_task
     finally:
         await server.stop()
+        await kube.aclose()
 
 
 def _is_set(flag: object) -> bool:
