@@ -64,6 +64,9 @@ def _ceil_to_second(moment: datetime) -> datetime:
 class ControllerSettings:
     max_concurrent: int = 10
     recovery_skew: timedelta = RECOVERY_SKEW
+    # A first request still unanswered after this long gets a RestartRequested Event; one answered sooner is
+    # reported by the Event of its outcome alone (one Event write per CR on the fast path, not two).
+    requested_event_after: float = 1.0
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
 
@@ -95,6 +98,10 @@ class Controller:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._latest: dict[str, dict[str, Any]] = {}
         self._stale: set[str] = set()
+        # resourceVersions the watch delivered while a CR's task ran, and those the task wrote itself: only a
+        # version the task did not write makes it re-read the CR before it ends.
+        self._event_rvs: dict[str, set[str]] = {}
+        self._written_rvs: dict[str, set[str]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._tracker = PlanTracker(kube, connections, finish=self._finish, clock=clock,
                                     settings=self._settings.tracking)
@@ -120,7 +127,7 @@ class Controller:
                 expiry.cancel()
             return
         if uid in self._tasks:
-            self._stale.add(uid)  # the task re-reads the object when it is done with its current step
+            self._event_rvs.setdefault(uid, set()).add(str(body.get("metadata", {}).get("resourceVersion")))
             return
         cr = from_body(body)
         step = decide(cr).step
@@ -194,6 +201,8 @@ class Controller:
                     self._tracker.track(body)
                     return
                 if decision.step is Step.NOTHING:
+                    if self._event_rvs.pop(uid, set()) - self._written_rvs.get(uid, set()):
+                        self._stale.add(uid)  # a change the task did not make itself: re-read before ending
                     if uid not in self._stale:
                         self._schedule_expiry(cr)
                         return
@@ -233,6 +242,16 @@ class Controller:
             self._tasks.pop(uid, None)
             self._latest.pop(uid, None)
             self._stale.discard(uid)
+            self._event_rvs.pop(uid, None)
+            self._written_rvs.pop(uid, None)
+
+    def _written(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A status this controller wrote: its watch echo must not make the CR's task re-read it."""
+        metadata = body.get("metadata", {})
+        uid = str(metadata.get("uid", ""))
+        if uid in self._tasks:
+            self._written_rvs.setdefault(uid, set()).add(str(metadata.get("resourceVersion")))
+        return body
 
     async def _refresh(self, uid: str, cr: ResourceRestart) -> bool:
         fresh = await self._kube.get_restart(cr.namespace, cr.name)
@@ -283,9 +302,9 @@ class Controller:
                        f"(ConfigMaps {self._ledger.shard(key)} in namespace {self._ledger.namespace}): "
                        f"{type(error).__name__}: {str(error)[:300]}; retrying in {delay:.0f} s")
             self._log(cr).warning("%s", message)
-            body = await self._kube.patch_restart_status(
+            body = self._written(await self._kube.patch_restart_status(
                 cr.namespace, cr.name, status_patches.pending(cr, message=message, now=self._clock()),
-                resource_version=cr.resource_version)
+                resource_version=cr.resource_version))
             await self._sleep(delay)
             return body
         self._ledger_failures.pop(cr.uid, None)
@@ -308,18 +327,25 @@ class Controller:
                 cr, token=token, attempt=attempt, max_attempts=policy.max_attempts, now=now
             )
             failpoints.reach("before_intent_write")
-            written = await self._kube.patch_restart_status(
+            written = self._written(await self._kube.patch_restart_status(
                 cr.namespace, cr.name, intent, resource_version=cr.resource_version
-            )
+            ))
             claimed = from_body(written)
             failpoints.reach("after_intent_write")
-            if attempt == 1:
-                self._emit(cr, "Normal", "RestartRequested", f"Restarting {spec.target} ({config.url})")
             self._log(claimed).info("restart request %d of at most %d for %s", attempt, policy.max_attempts,
                                     spec.target)
-            result = await client.restart_target(
-                spec.target, cancel_pending=spec.cancel_pending, elasticsearch=spec.elasticsearch
-            )
+            announcement = None
+            if attempt == 1:
+                announcement = asyncio.get_running_loop().call_later(
+                    self._settings.requested_event_after, self._emit, cr, "Normal", "RestartRequested",
+                    f"Restarting {spec.target} ({config.url}); waiting for ECE's answer")
+            try:
+                result = await client.restart_target(
+                    spec.target, cancel_pending=spec.cancel_pending, elasticsearch=spec.elasticsearch
+                )
+            finally:
+                if announcement is not None:
+                    announcement.cancel()
             gate.record(result)
             failpoints.reach("after_response")
         if isinstance(result, RestartAccepted):
@@ -397,8 +423,8 @@ class Controller:
                     patch = status_patches.tracking_started(cr, http_status=202, now=self._clock(), message=message,
                                                             plan=plan_status(attempt, self._clock()))
                     if cas:
-                        return await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
-                                                                     resource_version=cr.resource_version)
+                        return self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
+                                                                     resource_version=cr.resource_version))
                     return await self._write(cr, patch)
                 return await self._finish(cr, Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, message, cas=cas)
             message = (f"{lost.message}; ECE shows no plan attempt since then. The restart was probably not applied, "
@@ -429,8 +455,8 @@ class Controller:
                                         http_status=http_status, error_code=error_code, attempts=attempts,
                                         plan=plan)
         if cas:
-            body = await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
-                                                         resource_version=cr.resource_version)
+            body = self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
+                                                         resource_version=cr.resource_version))
         else:
             body = await self._write(cr, patch)
         self._emit(cr, "Normal" if phase is Phase.SUCCEEDED else "Warning", outcome.value, message)
@@ -462,7 +488,7 @@ class Controller:
         failures = 0
         while True:
             try:
-                return await self._kube.patch_restart_status(cr.namespace, cr.name, patch)
+                return self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch))
             except (ConflictError, NotFoundError):
                 raise
             except Exception as error:  # API server unreachable or 5xx: the result must not be lost

@@ -27,6 +27,11 @@ def run(stack: Stack, namespace: str, name: str, body: dict[str, Any]) -> dict[s
     return stack.kube.wait_terminal(namespace, name)
 
 
+def event_reasons(stack: Stack, namespace: str, name: str) -> list[str]:
+    events = [e for e in stack.kube.list_events(namespace) if e["involvedObject"]["name"] == name]
+    return [e["reason"] for e in sorted(events, key=lambda e: int(e["metadata"]["resourceVersion"]))]
+
+
 def conditions(obj: dict[str, Any]) -> dict[str, str]:
     return {c["type"]: c["status"] for c in obj["status"]["conditions"]}
 
@@ -44,10 +49,27 @@ def test_accepted_restart_succeeds_once(stack: Stack, namespace: str) -> None:
         assert status[field].endswith("Z")
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
     assert len(restart_calls(stack, deployment)) == 1
-    # Kopf posts Events asynchronously, possibly just after the status write: wait for them.
-    stack.operator.wait_until(
-        lambda: {"RestartRequested", "RestartAccepted"} <= {e["reason"] for e in stack.kube.list_events(namespace)},
-        "the RestartRequested and RestartAccepted events")
+    # Kopf posts Events asynchronously, in order, possibly just after the status write: wait for the last one.
+    # An answer that came at once is reported by its outcome's Event alone (no RestartRequested).
+    stack.operator.wait_until(lambda: "RestartAccepted" in event_reasons(stack, namespace, "ok"),
+                              "the RestartAccepted event")
+    assert event_reasons(stack, namespace, "ok") == ["RestartAccepted"]
+
+
+def test_slow_answer_is_announced_while_waiting(stack: Stack, namespace: str) -> None:
+    deployment = stack.new_deployment("kibana")
+    stack.simulator.add_fault(Fault(route="restart", latency=3.0, times=1, deployment_id=deployment))
+    response = stack.kube.create_restart(namespace, "slow", spec(deployment))
+    assert response.status_code == 201, response.text
+    # While ECE has not answered (it takes 3 s), the CR already says a request is out.
+    stack.operator.wait_until(lambda: "RestartRequested" in event_reasons(stack, namespace, "slow"),
+                              "the RestartRequested event while ECE is still answering")
+    current = stack.kube.get_restart(namespace, "slow")
+    assert current is not None and current["status"]["phase"] == "Requesting"
+    assert stack.kube.wait_terminal(namespace, "slow")["status"]["outcome"] == "RestartAccepted"
+    stack.operator.wait_until(lambda: "RestartAccepted" in event_reasons(stack, namespace, "slow"),
+                              "the RestartAccepted event")
+    assert event_reasons(stack, namespace, "slow") == ["RestartRequested", "RestartAccepted"]
 
 
 def test_elasticsearch_options_reach_ece(stack: Stack, namespace: str) -> None:
