@@ -124,6 +124,22 @@ def test_message_expression_field_path_reason_and_list_map_correlation() -> None
     assert rules.check(new, None) == [rules.check(new, old)[1]]  # no oldSelf on create
 
 
+def test_remembered_outcomes_follow_the_values_not_the_call_order() -> None:
+    """Outcomes are remembered per (self, oldSelf, path): a second check of the same values gives the same
+    causes, and a changed value (or a changed old value) is evaluated afresh."""
+    rules = RuleSet.compile(load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    spec = {"deploymentId": "a" * 32, "resourceKind": "kibana", "refId": "main-kibana", "cancelPending": False,
+            "retry": {"maxAttempts": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 5}, "waitForCompletion": False,
+            "completionTimeoutSeconds": 1800}
+    moved = {**spec, "deploymentId": "b" * 32}
+    for _ in range(2):
+        assert rules.check({"spec": spec}, {"spec": spec}) == []
+        assert [c.message for c in rules.check({"spec": moved}, {"spec": spec})] == [
+            f'Invalid value: "object": {IMMUTABLE_IDS}']
+        assert rules.check({"spec": moved}, {"spec": moved}) == []
+        assert rules.check({"spec": moved}, None) == []
+
+
 def test_rules_that_do_not_compile_refuse_the_crd() -> None:
     with pytest.raises(ApiError, match="compilation failed"):
         RuleSet.compile({"type": "object", "x-kubernetes-validations": [{"rule": "self.x ==", "message": "m"}]})

@@ -60,6 +60,10 @@ class Node:
     items: Node | None = None
     additional: Node | None = None
     map_keys: tuple[str, ...] = ()
+    # CEL is deterministic: the causes for one (self, oldSelf, path) are remembered. A status write leaves the
+    # spec as it was, so its spec rules would otherwise be interpreted again on every write (cel-python walks the
+    # parse tree: half the sandbox's CPU under a burst of operator writes, bench/README.md).
+    memo: dict[tuple[str, str | None, str], tuple[Cause, ...]] = field(default_factory=dict, repr=False)
 
     def empty(self) -> bool:
         return not (self.rules or self.properties or self.items or self.additional)
@@ -182,7 +186,22 @@ def _walk(node: Node, value: Any, old: Any, has_old: bool, path: str, causes: li
             _walk(node.items, item, old_item, old_item is not None, f"{path}[{index}]", causes)
 
 
+_MEMO_SIZE = 4096
+
+
 def _run_rules(node: Node, value: Any, old: Any, has_old: bool, path: str, causes: list[Cause]) -> None:
+    key = (json.dumps(value, sort_keys=True), json.dumps(old, sort_keys=True) if has_old else None, path)
+    found = node.memo.get(key)
+    if found is None:
+        fresh: list[Cause] = []
+        _evaluate_rules(node, value, old, has_old, path, fresh)
+        if len(node.memo) >= _MEMO_SIZE:
+            node.memo.clear()
+        found = node.memo[key] = tuple(fresh)
+    causes.extend(found)
+
+
+def _evaluate_rules(node: Node, value: Any, old: Any, has_old: bool, path: str, causes: list[Cause]) -> None:
     activation = {"self": json_to_cel(value)}
     if has_old:
         activation["oldSelf"] = json_to_cel(old)
