@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import kopf
@@ -15,11 +15,25 @@ from ece_restart.kube import authorization, load_configuration
 ANNOTATION_PREFIX = "eceops.io"
 
 
+class EventOnlyDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """Kopf compares an object with its last handled "essence" only for change handlers (on.create/update/resume)
+    and daemons; this operator has neither, only one on.event handler. Kopf still builds that essence, a deep
+    copy of the whole body, on every watch event: here it is empty, which saves that copy (about 6% of the
+    operator's CPU in a burst, bench/README.md). Were a change handler ever added, it would see no diffs: use
+    kopf.AnnotationsDiffBaseStorage again then."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return cast(kopf.BodyEssence, {})
+
+
 def operator_settings(*, posting_level: int = logging.INFO) -> kopf.OperatorSettings:
     """Settings pinned explicitly so a Kopf upgrade cannot move where state lives or widen the RBAC needed."""
     settings = kopf.OperatorSettings()
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = EventOnlyDiffBaseStorage(
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"  # never added: no delete handlers, no daemons

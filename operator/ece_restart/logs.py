@@ -67,8 +67,10 @@ def configure_logging(*, level: str = "info", fmt: str = "text", stream: Any = N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
+    # kopf.objects says "Handler ... succeeded" at INFO for every watch event (three per run): noise that cost
+    # more than the operator's own lines. Its warnings and errors (a handler that raised) still show.
     quiet = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiohttp.access": logging.WARNING,
-             "kubernetes": logging.WARNING, "urllib3": logging.WARNING}
+             "kubernetes": logging.WARNING, "urllib3": logging.WARNING, "kopf.objects": logging.WARNING}
     if level == "debug":
         quiet = {"httpcore": logging.INFO, "urllib3": logging.INFO}
     for name, library_level in {**quiet, **(library_levels or {})}.items():
