@@ -182,14 +182,27 @@ async def latency_part(args: argparse.Namespace) -> dict[str, Any]:
         async with stack(system, max_concurrent=10, deployments=deployments, tag="-latency") as st:
             out: dict[str, Any] = {}
             out["1"] = await sequential(st, "lat-1", sizes[0])
-            out["100"] = await burst(st, "lat-100", sizes[1])
+            repeats = [await burst(st, "lat-100", sizes[1])]
             out[str(sizes[2])] = await burst(st, f"lat-{sizes[2]}", sizes[2])
             if system == "operator":
                 out["100_token_ledger"] = await burst(st, "lat-100-token", 100, token=True)
-            results[system] = out
-            for scenario, value in out.items():
-                h.log(f"  {scenario:>16}: {value['latency_from_ack']} total {value['total_s']} s, "
-                      f"writes/CR {value['requests']['writes_per_cr']}")
+        # The 100-CR burst is the goal's yardstick, and one burst's p99 moves by +-20% on this machine (and grows
+        # with the objects a sandbox already holds): repeat it, each time on fresh servers warmed up by 10 CRs
+        # one at a time, and report the repetition with the median p99 (every p99 is kept in the JSON).
+        for _ in range(args.repeat - 1):
+            async with stack(system, max_concurrent=10, deployments=sizes[1] + 20, tag="-latency") as st:
+                await sequential(st, "warm-up", 10)
+                repeats.append(await burst(st, "lat-100", sizes[1]))
+        repeats.sort(key=lambda value: value["latency_from_ack"]["p99_ms"])
+        out["100"] = repeats[len(repeats) // 2]
+        out["100"]["p99_ms_of_each_repeat"] = [value["latency_from_ack"]["p99_ms"] for value in repeats]
+        ordered = {"1": out.pop("1"), "100": out.pop("100"), **out}
+        results[system] = ordered
+        for scenario, value in ordered.items():
+            h.log(f"  {scenario:>16}: {value['latency_from_ack']} total {value['total_s']} s, "
+                  f"writes/CR {value['requests']['writes_per_cr']}"
+                  + (f", p99 of each repeat {value['p99_ms_of_each_repeat']}"
+                     if "p99_ms_of_each_repeat" in value else ""))
     return results
 
 
@@ -366,6 +379,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="bursts of 100 CRs per system; the one with the median p99 is reported (default 3)")
     parser.add_argument("--quick", action="store_true", help="10 sequential, bursts of 100 and 300; 300 CRs for "
                         "throughput")
     parser.add_argument("--systems", type=lambda s: s.split(","), default=list(SYSTEMS))
