@@ -8,32 +8,32 @@ from datetime import datetime
 
 from ece_restart.simulator import Fault
 from tests.e2e.conftest import Stack
-from tests.e2e.test_outcomes import restart_calls, run, spec
+from tests.support.kube_http import spec
 
 
 def test_reapply_and_label_edits_never_restart_again(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
-    run(stack, namespace, "once", spec(deployment, restartToken="a"))
+    stack.run(namespace, "once", spec(deployment, restartToken="a"))
     before = stack.operator.log().count("restart request")
     assert stack.kube.patch_restart(namespace, "once", {"spec": spec(deployment, restartToken="a")}).is_success
     assert stack.kube.patch_restart(namespace, "once", {"metadata": {"labels": {"team": "search"}}}).is_success
     assert stack.kube.patch_restart(namespace, "once", {"metadata": {"annotations": {"note": "x"}}}).is_success
     # Settle deterministically: a later CR in the same namespace is handled after these edits were seen.
-    run(stack, namespace, "marker", spec(stack.new_deployment("kibana")))
-    assert len(restart_calls(stack, deployment)) == 1
+    stack.run(namespace, "marker", spec(stack.new_deployment("kibana")))
+    assert len(stack.restart_calls(deployment)) == 1
     assert stack.operator.log().count("restart request") == before + 1  # only the marker's
 
 
 def test_a_new_token_runs_exactly_once_more(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana", plan_seconds=0)
-    first = run(stack, namespace, "tokens", spec(deployment, restartToken="one"))
+    first = stack.run(namespace, "tokens", spec(deployment, restartToken="one"))
     assert stack.kube.patch_restart(namespace, "tokens", {"spec": {"restartToken": "two"}}).is_success
     second = stack.kube.wait_for_restart(
         namespace, "tokens", lambda o: o.get("status", {}).get("lastHandledToken") == "two")
     assert second["status"]["phase"] == "Succeeded", second["status"]
     assert second["status"]["startTime"] >= first["status"]["startTime"]
     assert second["status"]["observedGeneration"] == second["metadata"]["generation"] == 2
-    assert len(restart_calls(stack, deployment)) == 2
+    assert len(stack.restart_calls(deployment)) == 2
 
 
 def test_operator_restart_during_backoff_waits_and_does_not_repeat(private_stack: Stack, namespace: str) -> None:
@@ -48,10 +48,10 @@ def test_operator_restart_during_backoff_waits_and_does_not_repeat(private_stack
     next_attempt = datetime.fromisoformat(retrying["status"]["nextAttemptTime"].replace("Z", "+00:00"))
     stack.operator.stop(signal.SIGKILL)
     stack.operator.start()
-    stack.wait_operator_watching()
+    stack.wait_watching()
     done = stack.kube.wait_terminal(namespace, "backoff")
     assert (done["status"]["phase"], done["status"]["attempts"]) == ("Succeeded", 2)
-    calls = restart_calls(stack, deployment)
+    calls = stack.restart_calls(deployment)
     assert len(calls) == 2
     # The retry honoured the recorded time (1 s resolution of status timestamps) instead of firing on start-up.
     assert calls[1].time >= next_attempt.timestamp() - 1.0
@@ -71,11 +71,11 @@ def test_operator_killed_mid_request_settles_from_plan_info(private_stack: Stack
     while stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     stack.operator.start()
-    stack.wait_operator_watching()
+    stack.wait_watching()
     done = stack.kube.wait_terminal(namespace, "midflight")
     assert (done["status"]["phase"], done["status"]["outcome"]) == ("Succeeded", "RestartAccepted")
     assert "plan attempt" in done["status"]["message"]
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
 
 
@@ -93,5 +93,5 @@ def test_a_token_changed_while_retrying_gets_its_own_run_after(stack: Stack, nam
         and o["status"].get("phase") == "Succeeded")
     assert done["status"]["observedGeneration"] == done["metadata"]["generation"] == 2
     assert done["status"]["attempts"] == 1  # the new token's own run
-    calls = restart_calls(stack, deployment)
+    calls = stack.restart_calls(deployment)
     assert [c.status for c in calls] == [503, 202, 202]  # t1: 503 then 202; t2: its own request

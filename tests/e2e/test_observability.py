@@ -13,7 +13,7 @@ import pytest
 
 from ece_restart.simulator import Fault
 from tests.e2e.conftest import Stack, start_stack
-from tests.e2e.test_outcomes import run, spec
+from tests.support.kube_http import spec
 
 SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
 
@@ -51,11 +51,11 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
 def test_metrics_follow_the_scenarios(stack: Stack, namespace: str) -> None:
     port = health_port(stack)
     before = scrape(port)
-    run(stack, namespace, "ok", spec(stack.new_deployment("kibana")))
-    run(stack, namespace, "missing", spec("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"))
+    stack.run(namespace, "ok", spec(stack.new_deployment("kibana")))
+    stack.run(namespace, "missing", spec("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"))
     flaky = stack.new_deployment("apm")
     stack.simulator.add_fault(Fault(route="restart", status=500, times=1, deployment_id=flaky))
-    run(stack, namespace, "flaky", spec(flaky, "apm", retry={"maxAttempts": 3, "initialDelaySeconds": 0,
+    stack.run(namespace, "flaky", spec(flaky, "apm", retry={"maxAttempts": 3, "initialDelaySeconds": 0,
                                                              "maxDelaySeconds": 1}))
     after = scrape(port)
 
@@ -113,7 +113,7 @@ def test_json_logs_carry_the_cr_identity_on_every_line_about_it(json_stack: Stac
     stack = json_stack
     namespace = "jsonlogs"
     stack.kube.create_namespace(namespace)
-    obj = run(stack, namespace, "logged", spec(stack.new_deployment("kibana"), restartToken="tok-7"))
+    obj = stack.run(namespace, "logged", spec(stack.new_deployment("kibana"), restartToken="tok-7"))
     uid = obj["metadata"]["uid"]
     deadline = time.monotonic() + 10
     while "RestartAccepted" not in stack.operator.log() and time.monotonic() < deadline:

@@ -17,16 +17,6 @@ from tests.support.kube_http import spec
 FAST_RETRY = {"maxAttempts": 3, "initialDelaySeconds": 0, "maxDelaySeconds": 1}
 
 
-def restart_calls(stack: Stack, deployment_id: str) -> list[Any]:
-    return [c for c in stack.simulator.calls if c.route == "restart" and c.deployment_id == deployment_id]
-
-
-def run(stack: Stack, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = stack.kube.create_restart(namespace, name, body)
-    assert response.status_code == 201, response.text
-    return stack.kube.wait_terminal(namespace, name)
-
-
 def event_reasons(stack: Stack, namespace: str, name: str) -> list[str]:
     events = [e for e in stack.kube.list_events(namespace) if e["involvedObject"]["name"] == name]
     return [e["reason"] for e in sorted(events, key=lambda e: int(e["metadata"]["resourceVersion"]))]
@@ -38,7 +28,7 @@ def conditions(obj: dict[str, Any]) -> dict[str, str]:
 
 def test_accepted_restart_succeeds_once(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
-    obj = run(stack, namespace, "ok", spec(deployment, restartToken="t1"))
+    obj = stack.run(namespace, "ok", spec(deployment, restartToken="t1"))
     status = obj["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["attempts"]) == (
         "Succeeded", "RestartAccepted", 202, 1)
@@ -48,7 +38,7 @@ def test_accepted_restart_succeeds_once(stack: Stack, namespace: str) -> None:
     for field in ("startTime", "lastAttemptTime", "completionTime"):
         assert status[field].endswith("Z")
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
     # Kopf posts Events asynchronously, in order, possibly just after the status write: wait for the last one.
     # An answer that came at once is reported by its outcome's Event alone (no RestartRequested).
     stack.operator.wait_until(lambda: "RestartAccepted" in event_reasons(stack, namespace, "ok"),
@@ -76,24 +66,24 @@ def test_elasticsearch_options_reach_ece(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("elasticsearch")
     body = spec(deployment, "elasticsearch",
                 elasticsearch={"groupAttribute": "__name__", "skipSnapshot": False, "shardInitWaitTimeSeconds": 60})
-    assert run(stack, namespace, "es", body)["status"]["outcome"] == "RestartAccepted"
-    (call,) = restart_calls(stack, deployment)
+    assert stack.run(namespace, "es", body)["status"]["outcome"] == "RestartAccepted"
+    (call,) = stack.restart_calls(deployment)
     assert call.query["group_attribute"] == "__name__"
     assert call.query["skip_snapshot"] == "false" and call.query["shard_init_wait_time"] == "60"
 
 
 def test_unknown_deployment_fails_permanently(stack: Stack, namespace: str) -> None:
     missing = "ffffffffffffffffffffffffffffffff"
-    status = run(stack, namespace, "nodep", spec(missing))["status"]
+    status = stack.run(namespace, "nodep", spec(missing))["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["errorCode"], status["attempts"]) == (
         "Failed", "DeploymentNotFound", 404, "deployments.deployment_not_found", 1)
     assert missing in status["message"]
-    assert len(restart_calls(stack, missing)) == 1
+    assert len(stack.restart_calls(missing)) == 1
 
 
 def test_unknown_resource_fails_permanently(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
-    obj = run(stack, namespace, "noref", spec(deployment, "apm"))
+    obj = stack.run(namespace, "noref", spec(deployment, "apm"))
     status = obj["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["errorCode"]) == (
         "Failed", "ResourceNotFound", 404, "deployments.deployment_resource_not_found")
@@ -102,65 +92,65 @@ def test_unknown_resource_fails_permanently(stack: Stack, namespace: str) -> Non
 
 def test_pending_plan_conflicts_unless_cancel_pending(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana", plan_seconds=60)
-    assert run(stack, namespace, "first", spec(deployment))["status"]["phase"] == "Succeeded"
-    status = run(stack, namespace, "second", spec(deployment))["status"]
+    assert stack.run(namespace, "first", spec(deployment))["status"]["phase"] == "Succeeded"
+    status = stack.run(namespace, "second", spec(deployment))["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["errorCode"]) == (
         "Failed", "PlanChangeConflict", 422, "deployments.deployment_resource_plan_change_error")
-    status = run(stack, namespace, "third", spec(deployment, cancelPending=True))["status"]
+    status = stack.run(namespace, "third", spec(deployment, cancelPending=True))["status"]
     assert (status["phase"], status["outcome"]) == ("Succeeded", "RestartAccepted")
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 2
-    assert restart_calls(stack, deployment)[-1].query["cancel_pending"] == "true"
+    assert stack.restart_calls(deployment)[-1].query["cancel_pending"] == "true"
 
 
 def test_server_error_is_retried_until_it_clears(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.simulator.add_fault(Fault(route="restart", status=500, times=2, deployment_id=deployment))
-    status = run(stack, namespace, "flaky", spec(deployment, retry=FAST_RETRY))["status"]
+    status = stack.run(namespace, "flaky", spec(deployment, retry=FAST_RETRY))["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["attempts"]) == (
         "Succeeded", "RestartAccepted", 202, 3)
-    assert len(restart_calls(stack, deployment)) == 3
+    assert len(stack.restart_calls(deployment)) == 3
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
 
 
 def test_server_error_until_attempts_are_exhausted(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.simulator.add_fault(Fault(route="restart", status=500, times=100, deployment_id=deployment))
-    obj = run(stack, namespace, "broken", spec(deployment, retry=FAST_RETRY))
+    obj = stack.run(namespace, "broken", spec(deployment, retry=FAST_RETRY))
     status = obj["status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["attempts"]) == (
         "Failed", "RetriesExhausted", 500, 3)
     assert "after 3 attempts" in status["message"]
     assert conditions(obj)["Stalled"] == "True"
-    assert len(restart_calls(stack, deployment)) == 3
+    assert len(stack.restart_calls(deployment)) == 3
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 0
 
 
 def test_lost_answer_is_settled_from_plan_info_without_a_second_request(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.simulator.add_fault(Fault(route="restart", drop_response=True, times=1, deployment_id=deployment))
-    status = run(stack, namespace, "dropped", spec(deployment, retry=FAST_RETRY))["status"]
+    status = stack.run(namespace, "dropped", spec(deployment, retry=FAST_RETRY))["status"]
     assert (status["phase"], status["outcome"]) == ("Succeeded", "RestartAccepted")
     assert "plan attempt" in status["message"]
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 1
 
 
 def test_reset_connection_without_evidence_ends_unknown(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.simulator.add_fault(Fault(route="restart", reset=True, times=1, deployment_id=deployment))
-    obj = run(stack, namespace, "reset", spec(deployment, retry=FAST_RETRY))
+    obj = stack.run(namespace, "reset", spec(deployment, retry=FAST_RETRY))
     status = obj["status"]
     assert (status["phase"], status["outcome"]) == ("Unknown", "OutcomeUnknown")
     assert "restartToken" in status["message"]
     assert conditions(obj)["Stalled"] == "True"
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 0
 
 
 def test_wrong_api_key_in_secret_is_unauthorized(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.kube.create_secret(namespace, "wrong-key", {"url": stack.ece_url, "apiKey": "not-the-key"})
-    status = run(stack, namespace, "unauth", spec(deployment, connection={"secretRef": {"name": "wrong-key"}}))[
+    status = stack.run(namespace, "unauth", spec(deployment, connection={"secretRef": {"name": "wrong-key"}}))[
         "status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["errorCode"]) == (
         "Failed", "Unauthorized", 401, "root.unauthenticated")
@@ -169,17 +159,17 @@ def test_wrong_api_key_in_secret_is_unauthorized(stack: Stack, namespace: str) -
 
 def test_missing_secret_says_which_and_sends_nothing(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
-    status = run(stack, namespace, "nosecret", spec(deployment, connection={"secretRef": {"name": "absent"}}))[
+    status = stack.run(namespace, "nosecret", spec(deployment, connection={"secretRef": {"name": "absent"}}))[
         "status"]
     assert (status["phase"], status["outcome"]) == ("Failed", "InvalidConnection")
     assert f"Secret {namespace}/absent not found" in status["message"]
-    assert restart_calls(stack, deployment) == []
+    assert stack.restart_calls(deployment) == []
 
 
 def test_connection_refused_is_retried_then_reported(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
     stack.kube.create_secret(namespace, "closed-port", {"url": "http://127.0.0.1:9", "apiKey": API_KEY})
-    status = run(stack, namespace, "refused", spec(deployment, retry=FAST_RETRY,
+    status = stack.run(namespace, "refused", spec(deployment, retry=FAST_RETRY,
                                                     connection={"secretRef": {"name": "closed-port"}}))["status"]
     assert (status["phase"], status["outcome"], status["attempts"]) == ("Failed", "ConnectionFailed", 3)
     assert "could not connect" in status["message"]
@@ -191,7 +181,7 @@ def test_elevated_permissions_required_on_legacy_ece(stack: Stack, namespace: st
     legacy.state.add_deployment(deployment, "legacy", resources=[{"kind": "kibana", "ref_id": "main-kibana"}])
     with legacy.serving_in_thread(port=0) as url:
         stack.kube.create_secret(namespace, "legacy", {"url": url, "apiKey": API_KEY})
-        status = run(stack, namespace, "legacy", spec(deployment, connection={"secretRef": {"name": "legacy"}}))[
+        status = stack.run(namespace, "legacy", spec(deployment, connection={"secretRef": {"name": "legacy"}}))[
             "status"]
     assert (status["phase"], status["outcome"], status["httpStatus"], status["errorCode"]) == (
         "Failed", "ElevatedPermissionsRequired", 449, "root.unauthorized.rbac.elevated_permissions_required")
@@ -209,8 +199,8 @@ def test_tls_fails_cleanly_without_the_ca_and_works_with_it(stack: Stack, namesp
         stack.kube.create_secret(namespace, "no-ca", {"url": url, "apiKey": API_KEY})
         stack.kube.create_secret(namespace, "with-ca", {"url": url, "apiKey": API_KEY,
                                                         "ca.crt": ca.cert_pem.bytes().decode()})
-        failed = run(stack, namespace, "no-ca", spec(deployment, connection={"secretRef": {"name": "no-ca"}}))
-        ok = run(stack, namespace, "with-ca", spec(deployment, connection={"secretRef": {"name": "with-ca"}}))
+        failed = stack.run(namespace, "no-ca", spec(deployment, connection={"secretRef": {"name": "no-ca"}}))
+        ok = stack.run(namespace, "with-ca", spec(deployment, connection={"secretRef": {"name": "with-ca"}}))
     assert (failed["status"]["phase"], failed["status"]["outcome"]) == ("Failed", "TLSVerificationFailed")
     assert "ca.crt" in failed["status"]["message"]
     assert (ok["status"]["phase"], ok["status"]["outcome"]) == ("Succeeded", "RestartAccepted")

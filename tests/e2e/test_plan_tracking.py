@@ -10,7 +10,7 @@ import httpx
 
 from ece_restart.simulator import Fault
 from tests.e2e.conftest import API_KEY, Stack
-from tests.e2e.test_outcomes import restart_calls, run, spec
+from tests.support.kube_http import spec
 
 
 def waiting(deployment: str, **extra: Any) -> dict[str, Any]:
@@ -35,14 +35,14 @@ def test_completed_plan_succeeds_with_plan_details(stack: Stack, namespace: str)
     assert plan["attemptId"] == resource.current.attempt_id  # type: ignore[union-attr]
     assert plan["lastStep"] == "plan-completed"
     assert plan["startTime"] <= plan["endTime"] and plan["durationSeconds"] >= 0
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
 
 
 def test_failed_plan_fails_with_the_plan_message_and_failure_type(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana", plan_seconds=0.5)
     stack.simulator.resource(deployment, "kibana", "main-kibana").fail_next_plan(
         failure_type="ClusterFailure:InstanceDidNotStartWhileWaitingForRunning", message="Kibana did not start")
-    status = run(stack, namespace, "planfail", waiting(deployment))["status"]
+    status = stack.run(namespace, "planfail", waiting(deployment))["status"]
     assert (status["phase"], status["outcome"]) == ("Failed", "PlanFailed")
     assert status["plan"]["failureType"] == "ClusterFailure:InstanceDidNotStartWhileWaitingForRunning"
     assert "Kibana did not start" in status["message"]
@@ -64,7 +64,7 @@ def test_polling_errors_are_retried_and_never_read_as_done(stack: Stack, namespa
     stack.simulator.add_fault(Fault(route="get_resource", status=429, retry_after=1, times=2,
                                     deployment_id=deployment))
     stack.simulator.add_fault(Fault(route="get_resource", status=503, times=1, deployment_id=deployment))
-    status = run(stack, namespace, "flakypoll", waiting(deployment))["status"]
+    status = stack.run(namespace, "flakypoll", waiting(deployment))["status"]
     assert (status["phase"], status["outcome"]) == ("Succeeded", "RestartCompleted")
     polls = [c for c in stack.simulator.calls if c.route == "get_resource" and c.deployment_id == deployment]
     assert sum(1 for c in polls if c.status in (429, 500, 503)) == 6
@@ -75,7 +75,7 @@ def test_pending_plan_not_yet_visible_after_the_202(stack: Stack, namespace: str
     deployment = stack.new_deployment("kibana", plan_seconds=1)
     resource = stack.simulator.resource(deployment, "kibana", "main-kibana")
     resource.pending_visibility_delay = 1.5
-    status = run(stack, namespace, "invisible", waiting(deployment))["status"]
+    status = stack.run(namespace, "invisible", waiting(deployment))["status"]
     assert (status["phase"], status["outcome"]) == ("Succeeded", "RestartCompleted")
     assert status["plan"]["attemptId"] == resource.current.attempt_id  # type: ignore[union-attr]
 
@@ -120,8 +120,8 @@ def test_operator_restart_during_tracking_resumes_without_a_second_request(priva
     stack.kube.wait_for_restart(namespace, "resume", in_progress_with_attempt)
     stack.operator.stop(signal.SIGKILL)
     stack.operator.start()
-    stack.wait_operator_watching()
+    stack.wait_watching()
     status = stack.kube.wait_terminal(namespace, "resume")["status"]
     assert (status["phase"], status["outcome"]) == ("Succeeded", "RestartCompleted")
-    assert len(restart_calls(stack, deployment)) == 1
+    assert len(stack.restart_calls(deployment)) == 1
     assert stack.operator.starts == 2

@@ -16,8 +16,8 @@ from ece_restart.sandbox.requestlog import RequestRecord
 from ece_restart.simulator import Fault
 from tests.chart.chartlib import render
 from tests.e2e.conftest import API_KEY, Stack
-from tests.e2e.test_outcomes import run, spec
 from tests.support import rbac
+from tests.support.kube_http import spec
 from tests.support.operator_process import LEDGER_NAMESPACE
 
 RELEASE = "ece-restart-operator"
@@ -34,7 +34,7 @@ def describe(r: RequestRecord) -> str:
 
 
 def exercise(stack: Stack, namespace: str) -> None:
-    run(stack, namespace, "plain", spec(stack.new_deployment("kibana")))
+    stack.run(namespace, "plain", spec(stack.new_deployment("kibana")))
     # 17 tokens over 16 ledger shards: at least one shard is created and then patched.
     ledgered = stack.new_deployment("kibana", plan_seconds=0)
     for index in range(17):
@@ -44,10 +44,10 @@ def exercise(stack: Stack, namespace: str) -> None:
     for index in range(17):
         stack.kube.wait_terminal(namespace, f"ledgered-{index}")
     stack.kube.create_secret(namespace, "conn", {"url": stack.ece_url, "apiKey": API_KEY})
-    run(stack, namespace, "secret", spec(stack.new_deployment("kibana"), connection={"secretRef": {"name": "conn"}}))
+    stack.run(namespace, "secret", spec(stack.new_deployment("kibana"), connection={"secretRef": {"name": "conn"}}))
     flaky = stack.new_deployment("kibana")
     stack.simulator.add_fault(Fault(route="restart", status=500, times=1, deployment_id=flaky))
-    run(stack, namespace, "retried", spec(flaky, retry={"maxAttempts": 2, "initialDelaySeconds": 0,
+    stack.run(namespace, "retried", spec(flaky, retry={"maxAttempts": 2, "initialDelaySeconds": 0,
                                                          "maxDelaySeconds": 1}))
     # A label edit while ECE is still answering: the operator reads the CR again once its run is done.
     slow = stack.new_deployment("kibana")
@@ -56,8 +56,8 @@ def exercise(stack: Stack, namespace: str) -> None:
     stack.kube.wait_for_restart(namespace, "relabelled", lambda o: o.get("status", {}).get("phase") == "Requesting")
     assert stack.kube.patch_restart(namespace, "relabelled", {"metadata": {"labels": {"edited": "yes"}}}).is_success
     stack.kube.wait_terminal(namespace, "relabelled")
-    run(stack, namespace, "tracked", spec(stack.new_deployment("kibana", plan_seconds=0.5), waitForCompletion=True))
-    run(stack, namespace, "expiring", spec(stack.new_deployment("kibana"), ttlSecondsAfterFinished=3))
+    stack.run(namespace, "tracked", spec(stack.new_deployment("kibana", plan_seconds=0.5), waitForCompletion=True))
+    stack.run(namespace, "expiring", spec(stack.new_deployment("kibana"), ttlSecondsAfterFinished=3))
     deadline = time.monotonic() + 15
     while stack.kube.get_restart(namespace, "expiring") is not None:
         assert time.monotonic() < deadline, "TTL deletion did not happen"

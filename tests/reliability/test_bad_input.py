@@ -12,7 +12,7 @@ import pytest
 
 from ece_restart.simulator import Simulator, SimulatorState
 from tests.support.kube_http import spec
-from tests.support.reliability_stack import API_KEY, RStack, reliability_stack
+from tests.support.stack import API_KEY, Stack, operator_stack
 
 DEP = "0123456789abcdef0123456789abcdef"
 GOOD = {"deploymentId": DEP, "resourceKind": "kibana", "refId": "main-kibana"}
@@ -101,16 +101,16 @@ SECRET_CASES: list[tuple[str, dict[str, bytes], str]] = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     simulator = Simulator(state=SimulatorState(), api_keys={API_KEY}, plan_seconds=0.0)
     simulator.state.add_deployment(DEP, "bad-input", resources=[
         {"kind": "kibana", "ref_id": "main-kibana"}, {"kind": "elasticsearch", "ref_id": "main-elasticsearch"}])
-    with reliability_stack(tmp_path_factory.mktemp("bad"), simulator=simulator) as built:
+    with operator_stack(tmp_path_factory.mktemp("bad"), simulator=simulator) as built:
         yield built
 
 
 @pytest.fixture(scope="module")
-def namespace(stack: RStack) -> str:
+def namespace(stack: Stack) -> str:
     return stack.new_namespace()
 
 
@@ -119,7 +119,7 @@ def test_the_table_has_at_least_30_cases() -> None:
 
 
 @pytest.mark.parametrize(("case", "body", "field"), SCHEMA_CASES, ids=[c[0] for c in SCHEMA_CASES])
-def test_schema_violations_are_refused_naming_the_field(stack: RStack, namespace: str, case: str, body: Any,
+def test_schema_violations_are_refused_naming_the_field(stack: Stack, namespace: str, case: str, body: Any,
                                                         field: str) -> None:
     response = stack.kube.http.post(f"/apis/eceops.io/v1alpha1/namespaces/{namespace}/resourcerestarts", json={
         "apiVersion": "eceops.io/v1alpha1", "kind": "ResourceRestart", "metadata": {"name": f"bad-{case}"},
@@ -131,7 +131,7 @@ def test_schema_violations_are_refused_naming_the_field(stack: RStack, namespace
 
 
 @pytest.mark.parametrize(("case", "data", "expected"), SECRET_CASES, ids=[c[0] for c in SECRET_CASES])
-def test_bad_secrets_end_failed_naming_the_secret_and_key(stack: RStack, namespace: str, case: str,
+def test_bad_secrets_end_failed_naming_the_secret_and_key(stack: Stack, namespace: str, case: str,
                                                           data: dict[str, bytes], expected: str) -> None:
     name = f"secret-{case}"
     response = stack.kube.http.post(f"/api/v1/namespaces/{namespace}/secrets", json={
@@ -146,20 +146,20 @@ def test_bad_secrets_end_failed_naming_the_secret_and_key(stack: RStack, namespa
     assert len([c for c in stack.simulator.calls if c.route == "restart"]) == before  # nothing was sent
 
 
-def test_missing_secret_names_it(stack: RStack, namespace: str) -> None:
+def test_missing_secret_names_it(stack: Stack, namespace: str) -> None:
     status = stack.run(namespace, "rr-missing", spec(DEP, connection={"secretRef": {"name": "absent"}}))["status"]
     assert (status["phase"], status["outcome"]) == ("Failed", "InvalidConnection")
     assert f"Secret {namespace}/absent not found" in status["message"]
 
 
-def test_unknown_fields_are_pruned_and_the_cr_runs(stack: RStack, namespace: str) -> None:
+def test_unknown_fields_are_pruned_and_the_cr_runs(stack: Stack, namespace: str) -> None:
     body = {**GOOD, "bogus": {"nested": True}, "refID": "typo"}
     obj = stack.run(namespace, "rr-pruned", body)
     assert "bogus" not in obj["spec"] and "refID" not in obj["spec"]
     assert (obj["status"]["phase"], obj["status"]["outcome"]) == ("Succeeded", "RestartAccepted")
 
 
-def test_the_operator_keeps_serving_after_the_table(stack: RStack, namespace: str) -> None:
+def test_the_operator_keeps_serving_after_the_table(stack: Stack, namespace: str) -> None:
     stack.simulator.state.add_deployment("fedcba9876543210fedcba9876543210", "after", resources=[
         {"kind": "kibana", "ref_id": "main-kibana"}])
     obj = stack.run(namespace, "rr-good", spec("fedcba9876543210fedcba9876543210"))

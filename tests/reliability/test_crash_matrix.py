@@ -21,7 +21,7 @@ from tests.reliability.conftest import FIGURES
 from tests.support.crash_matrix import API_KEY, CrashMatrix, MatrixEnvironment, MatrixSettings
 from tests.support.kube_http import spec
 from tests.support.operator_process import OperatorProcess
-from tests.support.reliability_stack import wait_for
+from tests.support.stack import wait_for
 
 KILLS = 200
 

@@ -13,7 +13,7 @@ import trustme
 
 from ece_restart.simulator import Fault, Simulator, SimulatorState
 from tests.support.kube_http import spec
-from tests.support.reliability_stack import API_KEY, RStack, reliability_stack, wait_for
+from tests.support.stack import API_KEY, Stack, operator_stack, wait_for
 
 READ_TIMEOUT = 1.5
 FAST = {"maxAttempts": 4, "initialDelaySeconds": 0, "maxDelaySeconds": 1}
@@ -22,14 +22,14 @@ _user_ids = iter(range(40))
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     simulator = Simulator(state=SimulatorState(), api_keys={API_KEY}, users=USERS, plan_seconds=0.5)
-    with reliability_stack(tmp_path_factory.mktemp("faults"), simulator=simulator,
+    with operator_stack(tmp_path_factory.mktemp("faults"), simulator=simulator,
                            operator_args=("--all-namespaces", "--ece-read-timeout", str(READ_TIMEOUT))) as built:
         yield built
 
 
-def own_connection(stack: RStack, namespace: str, url: str | None = None, **extra: str) -> dict[str, Any]:
+def own_connection(stack: Stack, namespace: str, url: str | None = None, **extra: str) -> dict[str, Any]:
     """A Secret with a user of its own: each test gets its own client and its own shared back-off (gate)."""
     user = f"user{next(_user_ids)}"
     stack.kube.create_secret(namespace, user, {"url": url or stack.ece_url, "username": user,
@@ -42,12 +42,12 @@ def status_of(obj: dict[str, Any]) -> tuple[Any, ...]:
     return s["phase"], s.get("outcome"), s.get("httpStatus"), s.get("errorCode"), s.get("attempts")
 
 
-def event_messages(stack: RStack, namespace: str, reason: str) -> list[str]:
+def event_messages(stack: Stack, namespace: str, reason: str) -> list[str]:
     return [str(e.get("message", "")) for e in stack.kube.list_events(namespace) if e.get("reason") == reason]
 
 
 # ---------------------------------------------------------------------------------------------------- ECE API
-def test_ece_500_burst_is_retried_until_it_clears(stack: RStack) -> None:
+def test_ece_500_burst_is_retried_until_it_clears(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", status=500, times=3, deployment_id=dep))
     obj = stack.run(ns, "burst", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -58,7 +58,7 @@ def test_ece_500_burst_is_retried_until_it_clears(stack: RStack) -> None:
 
 
 @pytest.mark.parametrize("status", [502, 503])
-def test_proxy_html_pages_are_retried(stack: RStack, status: int) -> None:
+def test_proxy_html_pages_are_retried(stack: Stack, status: int) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", status=status, body="html", times=2, deployment_id=dep))
     obj = stack.run(ns, "html", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -68,7 +68,7 @@ def test_proxy_html_pages_are_retried(stack: RStack, status: int) -> None:
     assert len(retrying) == 2 and all("without an ECE error body" in m for m in retrying), retrying
 
 
-def test_html_503_until_attempts_run_out_fails_with_the_last_status(stack: RStack) -> None:
+def test_html_503_until_attempts_run_out_fails_with_the_last_status(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", status=503, times=None, deployment_id=dep))
     retry = {"maxAttempts": 3, "initialDelaySeconds": 0, "maxDelaySeconds": 1}
@@ -78,7 +78,7 @@ def test_html_503_until_attempts_run_out_fails_with_the_last_status(stack: RStac
     assert len(stack.restart_calls(dep)) == 3 and stack.simulator.accepted_restarts(dep) == 0
 
 
-def test_429_with_retry_after_waits_at_least_that_long(stack: RStack) -> None:
+def test_429_with_retry_after_waits_at_least_that_long(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", status=429, retry_after=2, times=1, deployment_id=dep))
     retry = {"maxAttempts": 3, "initialDelaySeconds": 0, "maxDelaySeconds": 10}
@@ -91,7 +91,7 @@ def test_429_with_retry_after_waits_at_least_that_long(stack: RStack) -> None:
     assert any("HTTP 429" in m for m in event_messages(stack, ns, "RestartRetrying"))
 
 
-def test_429_without_retry_after_uses_the_backoff(stack: RStack) -> None:
+def test_429_without_retry_after_uses_the_backoff(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", status=429, times=2, deployment_id=dep))
     obj = stack.run(ns, "ratelimited2", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -99,7 +99,7 @@ def test_429_without_retry_after_uses_the_backoff(stack: RStack) -> None:
     assert [c.status for c in stack.restart_calls(dep)] == [429, 429, 202]
 
 
-def test_connection_reset_before_ece_acted_ends_unknown_without_a_second_request(stack: RStack) -> None:
+def test_connection_reset_before_ece_acted_ends_unknown_without_a_second_request(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", reset=True, times=1, deployment_id=dep))
     obj = stack.run(ns, "reset", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -109,7 +109,7 @@ def test_connection_reset_before_ece_acted_ends_unknown_without_a_second_request
     assert len(stack.restart_calls(dep)) == 1 and stack.simulator.accepted_restarts(dep) == 0
 
 
-def test_connection_reset_after_ece_acted_succeeds_from_plan_info(stack: RStack) -> None:
+def test_connection_reset_after_ece_acted_succeeds_from_plan_info(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", drop_response=True, times=1, deployment_id=dep))
     obj = stack.run(ns, "dropped", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -118,7 +118,7 @@ def test_connection_reset_after_ece_acted_succeeds_from_plan_info(stack: RStack)
     assert len(stack.restart_calls(dep)) == 1 and stack.simulator.accepted_restarts(dep) == 1
 
 
-def test_read_timeout_is_never_answered_with_a_second_request(stack: RStack) -> None:
+def test_read_timeout_is_never_answered_with_a_second_request(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     slow = stack.simulator.add_fault(Fault(route="restart", latency=READ_TIMEOUT + 2.0, times=1, deployment_id=dep))
     obj = stack.run(ns, "timeout", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -131,7 +131,7 @@ def test_read_timeout_is_never_answered_with_a_second_request(stack: RStack) -> 
     assert len(stack.restart_calls(dep)) == 1
 
 
-def test_slow_answer_within_the_read_timeout_succeeds(stack: RStack) -> None:
+def test_slow_answer_within_the_read_timeout_succeeds(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     stack.simulator.add_fault(Fault(route="restart", latency=READ_TIMEOUT / 2, times=1, deployment_id=dep))
     obj = stack.run(ns, "slow", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
@@ -139,7 +139,7 @@ def test_slow_answer_within_the_read_timeout_succeeds(stack: RStack) -> None:
     assert len(stack.restart_calls(dep)) == 1
 
 
-def test_dns_failure_is_retried_then_reported(stack: RStack) -> None:
+def test_dns_failure_is_retried_then_reported(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     url = "https://ece-restart-operator-test.invalid:12443"  # RFC 2606: never resolves
     retry = {"maxAttempts": 2, "initialDelaySeconds": 0, "maxDelaySeconds": 1}
@@ -149,7 +149,7 @@ def test_dns_failure_is_retried_then_reported(stack: RStack) -> None:
     assert stack.restart_calls(dep) == []
 
 
-def test_tls_certificate_for_another_host_fails_permanently(stack: RStack, tmp_path: Path) -> None:
+def test_tls_certificate_for_another_host_fails_permanently(stack: Stack, tmp_path: Path) -> None:
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("ece.example.test").configure_cert(server_context)  # not 127.0.0.1
@@ -167,7 +167,7 @@ def test_tls_certificate_for_another_host_fails_permanently(stack: RStack, tmp_p
 
 # ---------------------------------------------------------------------------------------------------- Kubernetes API
 @pytest.mark.parametrize("abrupt", [False, True])
-def test_watch_stream_drop(stack: RStack, abrupt: bool) -> None:
+def test_watch_stream_drop(stack: Stack, abrupt: bool) -> None:
     ns = stack.new_namespace()
     before = stack.run(ns, "before", spec(before_dep := stack.new_deployment()))
     assert stack.sandbox.faults.drop_watches(abrupt=abrupt) >= 1
@@ -177,7 +177,7 @@ def test_watch_stream_drop(stack: RStack, abrupt: bool) -> None:
     assert len(stack.restart_calls(dep)) == 1 and len(stack.restart_calls(before_dep)) == 1
 
 
-def test_410_gone_relists_and_never_reruns_finished_crs(stack: RStack) -> None:
+def test_410_gone_relists_and_never_reruns_finished_crs(stack: Stack) -> None:
     ns = stack.new_namespace()
     stack.run(ns, "old", spec(old := stack.new_deployment()))
 
@@ -193,7 +193,7 @@ def test_410_gone_relists_and_never_reruns_finished_crs(stack: RStack) -> None:
     assert len(stack.restart_calls(dep)) == 1 and len(stack.restart_calls(old)) == 1
 
 
-def test_409_on_the_intent_write_is_re_read_and_restarts_once(stack: RStack) -> None:
+def test_409_on_the_intent_write_is_re_read_and_restarts_once(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     rule = stack.sandbox.faults.fail_next(1, status=409, verb="patch", resource="resourcerestarts",
                                           subresource="status", namespace=ns)
@@ -203,7 +203,7 @@ def test_409_on_the_intent_write_is_re_read_and_restarts_once(stack: RStack) -> 
     assert len(stack.restart_calls(dep)) == 1
 
 
-def test_409_on_the_result_write_is_settled_from_plan_info(stack: RStack) -> None:
+def test_409_on_the_result_write_is_settled_from_plan_info(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     held = stack.simulator.add_fault(Fault(route="restart", latency=1.0, times=1, deployment_id=dep))
     assert stack.kube.create_restart(ns, "conflict2", spec(dep)).status_code == 201
@@ -216,7 +216,7 @@ def test_409_on_the_result_write_is_settled_from_plan_info(stack: RStack) -> Non
     assert len(stack.restart_calls(dep)) == 1 and stack.simulator.accepted_restarts(dep) == 1
 
 
-def test_5xx_on_the_intent_write_is_retried(stack: RStack) -> None:
+def test_5xx_on_the_intent_write_is_retried(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     rule = stack.sandbox.faults.fail_next(2, status=503, verb="patch", resource="resourcerestarts",
                                           subresource="status", namespace=ns)
@@ -226,7 +226,7 @@ def test_5xx_on_the_intent_write_is_retried(stack: RStack) -> None:
     assert len(stack.restart_calls(dep)) == 1
 
 
-def test_api_server_briefly_unreachable(stack: RStack) -> None:
+def test_api_server_briefly_unreachable(stack: Stack) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
     held = stack.simulator.add_fault(Fault(route="restart", latency=1.0, times=1, deployment_id=dep))
     assert stack.kube.create_restart(ns, "offline", spec(dep)).status_code == 201

@@ -20,7 +20,7 @@ import pytest
 from ece_restart.connection_gate import ConnectionGate
 from ece_restart.simulator import Fault, Simulator, SimulatorState
 from tests.support.kube_http import RR_PATH, spec
-from tests.support.reliability_stack import API_KEY, TERMINAL, RStack, reliability_stack, wait_for
+from tests.support.stack import API_KEY, TERMINAL, Stack, operator_stack, wait_for
 
 CRS = 1000
 FAILING_SHARE = 0.10
@@ -31,16 +31,16 @@ MAX_CONCURRENT = 10  # the operator's default --max-concurrent
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     simulator = Simulator(state=SimulatorState(), api_keys={API_KEY}, users={"outage": "outage-password"},
                           plan_seconds=0.0)
     # Debug logs of 1,000 CRs would measure the log writer; the operator logs at info here.
-    with reliability_stack(tmp_path_factory.mktemp("load"), simulator=simulator,
+    with operator_stack(tmp_path_factory.mktemp("load"), simulator=simulator,
                            operator_args=("--all-namespaces", "--log-level", "info")) as built:
         yield built
 
 
-def create_all(stack: RStack, namespace: str, specs: list[dict[str, Any]]) -> None:
+def create_all(stack: Stack, namespace: str, specs: list[dict[str, Any]]) -> None:
     """Create every CR as fast as the API server takes them (8 clients in parallel)."""
 
     def create(chunk: list[tuple[int, dict[str, Any]]]) -> None:
@@ -56,11 +56,11 @@ def create_all(stack: RStack, namespace: str, specs: list[dict[str, Any]]) -> No
         list(pool.map(create, [indexed[i::8] for i in range(8)]))
 
 
-def statuses(stack: RStack, namespace: str) -> list[dict[str, Any]]:
+def statuses(stack: Stack, namespace: str) -> list[dict[str, Any]]:
     return [obj.get("status") or {} for obj in stack.sandbox.list("resourcerestarts", namespace, "eceops.io")]
 
 
-def wait_all_terminal(stack: RStack, namespace: str, count: int, timeout: float) -> list[dict[str, Any]]:
+def wait_all_terminal(stack: Stack, namespace: str, count: int, timeout: float) -> list[dict[str, Any]]:
     def done() -> list[dict[str, Any]] | None:
         found = statuses(stack, namespace)
         return found if len(found) == count and all(s.get("phase") in TERMINAL for s in found) else None
@@ -73,7 +73,7 @@ def wait_all_terminal(stack: RStack, namespace: str, count: int, timeout: float)
     return result
 
 
-def test_a_thousand_crs_at_once_against_a_slow_flaky_ece(stack: RStack, record_property: Any) -> None:
+def test_a_thousand_crs_at_once_against_a_slow_flaky_ece(stack: Stack, record_property: Any) -> None:
     namespace = stack.new_namespace()
     rng = random.Random(1000)
     deployments = [stack.new_deployment(("kibana", "elasticsearch")[i % 2]) for i in range(CRS)]
@@ -117,7 +117,7 @@ def probes_within(seconds: float, gate: ConnectionGate | None = None) -> int:
     return math.floor(math.log2(2 * seconds / initial + 1)) + 1
 
 
-def test_an_outage_is_probed_one_request_at_a_time(stack: RStack, record_property: Any) -> None:
+def test_an_outage_is_probed_one_request_at_a_time(stack: Stack, record_property: Any) -> None:
     namespace = stack.new_namespace()
     stack.kube.create_secret(namespace, "ece", {"url": stack.ece_url, "username": "outage",
                                                  "password": "outage-password"})

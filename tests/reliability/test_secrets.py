@@ -14,7 +14,7 @@ import pytest
 
 from ece_restart.simulator import Simulator, SimulatorState
 from tests.support.kube_http import spec
-from tests.support.reliability_stack import reliability_stack
+from tests.support.stack import operator_stack
 
 CANARY_KEY = "CANARYKEY-6c1f0b9e4d7a2e58"
 CANARY_PASSWORD = "CANARYPASSWORD-93b7e0d1a4c6f2"
@@ -47,7 +47,7 @@ def leaks(text: str) -> list[str]:
 def test_canary_credentials_never_leak(tmp_path: Path, log_format: str, env_credentials: dict[str, str]) -> None:
     simulator = Simulator(state=SimulatorState(), api_keys={CANARY_KEY}, users={USER: CANARY_PASSWORD},
                           plan_seconds=0.0)
-    with reliability_stack(tmp_path, simulator=simulator, start=False,
+    with operator_stack(tmp_path, simulator=simulator, start=False,
                            operator_args=("--all-namespaces", "--log-format", log_format)) as stack:
         stack.operator.extra_env = {"ECE_URL": stack.ece_url, **env_credentials}
         stack.operator.start()

@@ -1,5 +1,6 @@
-"""The operator process against the sandbox and the simulator, with operator flags and environment of the test's
-choosing (the e2e stack fixes both). Used by tests/reliability/."""
+"""The operator as a process against the Kubernetes API sandbox and the ECE simulator, with the operator flags,
+environment and simulator of the test's choosing. Used by tests/e2e/ (through its fixtures), tests/gitops/ and
+tests/reliability/."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from tests.support.operator_process import LEDGER_NAMESPACE, OperatorProcess
 from tests.support.sandbox_fixtures import wait_until
 from tests.support.simulator_fixtures import contract_problems
 
-API_KEY = "reliability-test-key"
+API_KEY = "operator-test-key"
 TERMINAL = frozenset({"Succeeded", "Failed", "Unknown"})
 _names = itertools.count(1)
 
 
 @dataclass
-class RStack:
+class Stack:
     sandbox: Sandbox
     simulator: Simulator
     kube: KubeHttp
@@ -33,16 +34,19 @@ class RStack:
     kubeconfig: Path
     operator: OperatorProcess
 
-    def new_deployment(self, kind: str = "kibana", *, plan_seconds: float | None = None) -> str:
+    def new_deployment(self, *kinds: str, plan_seconds: float | None = None) -> str:
+        """A fresh deployment in the simulator (one resource per kind, kibana by default) so tests never share
+        plan state."""
         deployment_id = secrets.token_hex(16)
-        resource: dict[str, Any] = {"kind": kind, "ref_id": f"main-{kind}"}
+        resources: list[dict[str, Any]] = [{"kind": kind, "ref_id": f"main-{kind}"} for kind in kinds or ("kibana",)]
         if plan_seconds is not None:
-            resource["plan_seconds"] = plan_seconds
-        self.simulator.state.add_deployment(deployment_id, f"rel-{next(_names)}", resources=[resource])
+            for resource in resources:
+                resource["plan_seconds"] = plan_seconds
+        self.simulator.state.add_deployment(deployment_id, f"test-{next(_names)}", resources=resources)
         return deployment_id
 
     def new_namespace(self) -> str:
-        name = f"r{next(_names)}-{secrets.token_hex(3)}"
+        name = f"t{next(_names)}-{secrets.token_hex(3)}"
         self.kube.create_namespace(name)
         return name
 
@@ -50,6 +54,7 @@ class RStack:
         return [c for c in self.simulator.calls if c.route == "restart" and c.deployment_id == deployment_id]
 
     def run(self, namespace: str, name: str, spec: Mapping[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """Create a ResourceRestart and wait for its terminal status."""
         response = self.kube.create_restart(namespace, name, spec)
         assert response.status_code == 201, response.text
         return self.kube.wait_terminal(namespace, name, timeout=timeout)
@@ -63,7 +68,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0, int
 
 
 @contextlib.contextmanager
-def reliability_stack(
+def operator_stack(
     tmp: Path,
     *,
     operator_args: Sequence[str] = ("--all-namespaces",),
@@ -71,7 +76,9 @@ def reliability_stack(
     simulator: Simulator | None = None,
     start: bool = True,
     check_contract: bool = True,
-) -> Iterator[RStack]:
+) -> Iterator[Stack]:
+    """Sandbox and simulator served from threads, the operator a process (started unless `start` is False); on
+    exit, every simulator answer the operator saw is checked against Elastic's Swagger spec."""
     sandbox = Sandbox()
     sim = simulator or Simulator(state=SimulatorState(), api_keys={API_KEY}, plan_seconds=0.5)
     with sandbox.serving_in_thread(port=0) as kube_url, sim.serving_in_thread(port=0) as ece_url:
@@ -82,7 +89,7 @@ def reliability_stack(
                                    args=tuple(operator_args))
         kube = KubeHttp(kube_url)
         kube.create_namespace(LEDGER_NAMESPACE)
-        stack = RStack(sandbox, sim, kube, kube_url, ece_url, kubeconfig, operator)
+        stack = Stack(sandbox, sim, kube, kube_url, ece_url, kubeconfig, operator)
         try:
             if start:
                 operator.start()
