@@ -245,12 +245,13 @@ class Controller:
             self._event_rvs.pop(uid, None)
             self._written_rvs.pop(uid, None)
 
-    def _written(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A status this controller wrote: its watch echo must not make the CR's task re-read it."""
-        metadata = body.get("metadata", {})
-        uid = str(metadata.get("uid", ""))
-        if uid in self._tasks:
-            self._written_rvs.setdefault(uid, set()).add(str(metadata.get("resourceVersion")))
+    async def _patch_status(self, cr: ResourceRestart, patch: dict[str, Any], *, cas: bool) -> dict[str, Any]:
+        """Write the status (with `cas`, only if the CR is still at the version read). The version written is
+        remembered so that its watch echo does not make the CR's task read the CR again."""
+        body = await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
+                                                     resource_version=cr.resource_version if cas else None)
+        if cr.uid in self._tasks:
+            self._written_rvs.setdefault(cr.uid, set()).add(str(body.get("metadata", {}).get("resourceVersion")))
         return body
 
     async def _refresh(self, uid: str, cr: ResourceRestart) -> bool:
@@ -302,9 +303,8 @@ class Controller:
                        f"(ConfigMaps {self._ledger.shard(key)} in namespace {self._ledger.namespace}): "
                        f"{type(error).__name__}: {str(error)[:300]}; retrying in {delay:.0f} s")
             self._log(cr).warning("%s", message)
-            body = self._written(await self._kube.patch_restart_status(
-                cr.namespace, cr.name, status_patches.pending(cr, message=message, now=self._clock()),
-                resource_version=cr.resource_version))
+            body = await self._patch_status(cr, status_patches.pending(cr, message=message, now=self._clock()),
+                                            cas=True)
             await self._sleep(delay)
             return body
         self._ledger_failures.pop(cr.uid, None)
@@ -327,9 +327,7 @@ class Controller:
                 cr, token=token, attempt=attempt, max_attempts=policy.max_attempts, now=now
             )
             failpoints.reach("before_intent_write")
-            written = self._written(await self._kube.patch_restart_status(
-                cr.namespace, cr.name, intent, resource_version=cr.resource_version
-            ))
+            written = await self._patch_status(cr, intent, cas=True)
             claimed = from_body(written)
             failpoints.reach("after_intent_write")
             self._log(claimed).info("restart request %d of at most %d for %s", attempt, policy.max_attempts,
@@ -423,8 +421,7 @@ class Controller:
                     patch = status_patches.tracking_started(cr, http_status=202, now=self._clock(), message=message,
                                                             plan=plan_status(attempt, self._clock()))
                     if cas:
-                        return self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
-                                                                     resource_version=cr.resource_version))
+                        return await self._patch_status(cr, patch, cas=True)
                     return await self._write(cr, patch)
                 return await self._finish(cr, Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, message, cas=cas)
             message = (f"{lost.message}; ECE shows no plan attempt since then. The restart was probably not applied, "
@@ -454,11 +451,7 @@ class Controller:
         patch = status_patches.finished(cr, phase=phase, outcome=outcome, message=message, now=self._clock(),
                                         http_status=http_status, error_code=error_code, attempts=attempts,
                                         plan=plan)
-        if cas:
-            body = self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch,
-                                                         resource_version=cr.resource_version))
-        else:
-            body = await self._write(cr, patch)
+        body = await (self._patch_status(cr, patch, cas=True) if cas else self._write(cr, patch))
         self._emit(cr, "Normal" if phase is Phase.SUCCEEDED else "Warning", outcome.value, message)
         self._log(cr).info("%s (%s): %s", phase.value, outcome.value, message)
         self._count_finished(cr, outcome, attempts)
@@ -488,7 +481,7 @@ class Controller:
         failures = 0
         while True:
             try:
-                return self._written(await self._kube.patch_restart_status(cr.namespace, cr.name, patch))
+                return await self._patch_status(cr, patch, cas=False)
             except (ConflictError, NotFoundError):
                 raise
             except Exception as error:  # API server unreachable or 5xx: the result must not be lost
