@@ -9,8 +9,7 @@ The same CPU reading over an idle window before the CRs exist is the baseline. T
 Why no worker per CR: the design (operator/ece_restart/plan_tracking.py) keeps one shared loop over a heap of due
 times; a tracked CR is a heap entry plus its last body, and a poll borrows one of at most 20 slots only while its
 GET is in flight. The output shows it from outside: runs_in_flight is 0 while plans_tracked is 500, the thread
-count stays bounded (asyncio's default executor), and RSS over idle divided by the CRs is an upper bound of the
-per-CR cost.
+count does not grow with the CRs, and RSS over idle divided by the CRs is an upper bound of the per-CR cost.
 
 Writes bench/out/plan_tracking.json. Run: python bench/plan_tracking.py [--crs 500] [--plan-seconds 100]
 """
@@ -142,8 +141,8 @@ def main() -> None:
     result["no_worker_per_cr"] = (
         f"plans_tracked >= {tracking['plans_tracked_min']:.0f} while runs_in_flight <= "
         f"{tracking['runs_in_flight_max']:.0f} (no controller task per tracked CR); threads {idle['threads_max']} "
-        f"idle vs {tracking['threads_max']} tracking for {args.crs} CRs (the difference is asyncio's default "
-        f"executor for the Kubernetes client, bounded, not per CR); RSS over idle / CRs = {rss_per_cr_kib:.1f} KiB "
+        f"idle vs {tracking['threads_max']} tracking for {args.crs} CRs (no thread per CR); "
+        f"RSS over idle / CRs = {rss_per_cr_kib:.1f} KiB "
         f"(an upper bound: it includes what the create burst left in the allocator); polls come from one "
         f"heap-driven loop with at most 20 in flight (plan_tracking.py)")
     document = {"environment": environment, "args": vars(args), "results": result}
