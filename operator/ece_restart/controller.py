@@ -359,7 +359,7 @@ class Controller:
             return await self._finish(claimed, Phase.SUCCEEDED, result.outcome, message,
                                       http_status=result.http_status, attempts=attempt)
         if result.classification is Classification.AMBIGUOUS:
-            return await self._settle_from_plans(claimed, spec, client, result)
+            return await self._settle_from_plans(claimed, spec, client, result, window=config.timeouts.read)
         if result.classification is Classification.RETRYABLE and policy.should_retry(attempt):
             delay = policy.delay(attempt, result.retry_after)
             # Status times have whole seconds: round up, or the stored time is up to 1 s earlier than the delay (a
@@ -399,20 +399,25 @@ class Controller:
         return await self._settle_from_plans(fresh, spec, client, lost, cas=True)
 
     async def _settle_from_plans(
-        self, cr: ResourceRestart, spec: RestartSpec, client: EceClient, lost: RequestFailed, *, cas: bool = False
+        self, cr: ResourceRestart, spec: RestartSpec, client: EceClient, lost: RequestFailed, *, cas: bool = False,
+        window: float = 0.0,
     ) -> dict[str, Any]:
-        """Decide a run whose request may or may not have reached ECE, from ECE's plan history."""
+        """Decide a run whose request may or may not have reached ECE, from ECE's plan history.
+
+        ECE may still act on a request whose answer was lost (it held it past the read timeout): for `window`
+        seconds the plans are read again until our attempt shows up, before concluding it is not there."""
         intent_time = cr.status.last_attempt_time
-        policy = spec.retry.policy()
-        info: ResourceInfo | RequestFailed = lost
-        for reads in range(1, policy.max_attempts + 1):
-            info = await client.get_resource(spec.target)
-            if isinstance(info, ResourceInfo) or info.classification is Classification.PERMANENT:
+        deadline = self._clock() + timedelta(seconds=window)
+        interval = max(0.5, min(5.0, window / 4))
+        while True:
+            info = await self._read_plans(spec, client)
+            attempt = (find_our_attempt(info.plans, None, intent_time, self._settings.recovery_skew)
+                       if isinstance(info, ResourceInfo) and intent_time is not None else None)
+            remaining = (deadline - self._clock()).total_seconds()
+            if attempt is not None or not isinstance(info, ResourceInfo) or intent_time is None or remaining <= 0:
                 break
-            if reads < policy.max_attempts:
-                await self._sleep(policy.delay(reads, info.retry_after))
+            await self._sleep(min(interval, remaining))
         if isinstance(info, ResourceInfo) and intent_time is not None:
-            attempt = find_our_attempt(info.plans, None, intent_time, self._settings.recovery_skew)
             if attempt is not None:
                 message = (f"{lost.message}; ECE shows plan attempt {attempt.attempt_id or '(no id)'} started at "
                            f"{attempt.start_time.isoformat() if attempt.start_time else '?'}, so it accepted the "
@@ -424,14 +429,26 @@ class Controller:
                         return await self._patch_status(cr, patch, cas=True)
                     return await self._write(cr, patch)
                 return await self._finish(cr, Phase.SUCCEEDED, Outcome.RESTART_ACCEPTED, message, cas=cas)
-            message = (f"{lost.message}; ECE shows no plan attempt since then. The restart was probably not applied, "
-                       "but a second request could restart twice: check the deployment's activity in ECE and set a "
-                       "new spec.restartToken to try again")
+            waited = f" (nor {window:g} s later)" if window > 0 else ""
+            message = (f"{lost.message}; ECE shows no plan attempt since then{waited}. The restart was probably not "
+                       "applied, but a second request could restart twice: check the deployment's activity in ECE "
+                       "and set a new spec.restartToken to try again")
         else:
             reason = info.message if isinstance(info, RequestFailed) else "no intent time recorded"
             message = (f"{lost.message}; ECE's plan information could not be read ({reason}). Check the deployment's "
                        "activity in ECE and set a new spec.restartToken to try again")
         return await self._finish(cr, Phase.UNKNOWN, Outcome.OUTCOME_UNKNOWN, message, cas=cas)
+
+    async def _read_plans(self, spec: RestartSpec, client: EceClient) -> ResourceInfo | RequestFailed:
+        """The target's plan information, read with the CR's retry policy for retryable failures."""
+        policy = spec.retry.policy()
+        for reads in range(1, policy.max_attempts + 1):
+            info = await client.get_resource(spec.target)
+            if isinstance(info, ResourceInfo) or info.classification is Classification.PERMANENT:
+                return info
+            if reads < policy.max_attempts:
+                await self._sleep(policy.delay(reads, info.retry_after))
+        return info
 
     # ---- writing --------------------------------------------------------------------------------------------
 

@@ -122,13 +122,26 @@ def test_read_timeout_is_never_answered_with_a_second_request(stack: Stack) -> N
     ns, dep = stack.new_namespace(), stack.new_deployment()
     slow = stack.simulator.add_fault(Fault(route="restart", latency=READ_TIMEOUT + 2.0, times=1, deployment_id=dep))
     obj = stack.run(ns, "timeout", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
-    # ECE still held the request when the operator read the plans: the documented Unknown, never a resend.
+    # ECE still held the request when the operator stopped reading the plans (the read timeout's length after
+    # giving up): the documented Unknown, never a resend.
     assert status_of(obj)[:2] == ("Unknown", "OutcomeUnknown")
     assert "no answer arrived within the read timeout" in obj["status"]["message"]
+    assert f"nor {READ_TIMEOUT:g} s later" in obj["status"]["message"]
     assert slow.used == 1
     wait_for(lambda: stack.simulator.accepted_restarts(dep) == 1, "ECE to finish the held request")
     stack.run(ns, "marker", spec(stack.new_deployment()))  # later work done: nothing more was sent for `dep`
     assert len(stack.restart_calls(dep)) == 1
+
+
+def test_request_applied_shortly_after_the_read_timeout_is_found_in_the_plans(stack: Stack) -> None:
+    ns, dep = stack.new_namespace(), stack.new_deployment()
+    # ECE answers (and acts) 1 s after the operator gave up waiting: within the read timeout's length again.
+    stack.simulator.add_fault(Fault(route="restart", latency=READ_TIMEOUT + 1.0, times=1, deployment_id=dep))
+    obj = stack.run(ns, "late", spec(dep, retry=FAST, connection=own_connection(stack, ns)))
+    assert status_of(obj)[:2] == ("Succeeded", "RestartAccepted")
+    assert "no answer arrived within the read timeout" in obj["status"]["message"]
+    assert "so it accepted the restart" in obj["status"]["message"]
+    assert len(stack.restart_calls(dep)) == 1 and stack.simulator.accepted_restarts(dep) == 1
 
 
 def test_slow_answer_within_the_read_timeout_succeeds(stack: Stack) -> None:
