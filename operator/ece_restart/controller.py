@@ -67,6 +67,8 @@ class ControllerSettings:
     # A first request still unanswered after this long gets a RestartRequested Event; one answered sooner is
     # reported by the Event of its outcome alone (one Event write per CR on the fast path, not two).
     requested_event_after: float = 1.0
+    # After a lost answer, ECE's plans are read again for the read timeout's length, but at most this long.
+    lost_answer_window: float = 10.0
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
 
@@ -359,7 +361,8 @@ class Controller:
             return await self._finish(claimed, Phase.SUCCEEDED, result.outcome, message,
                                       http_status=result.http_status, attempts=attempt)
         if result.classification is Classification.AMBIGUOUS:
-            return await self._settle_from_plans(claimed, spec, client, result, window=config.timeouts.read)
+            window = min(config.timeouts.read, self._settings.lost_answer_window)
+            return await self._settle_from_plans(claimed, spec, client, result, window=window)
         if result.classification is Classification.RETRYABLE and policy.should_retry(attempt):
             delay = policy.delay(attempt, result.retry_after)
             # Status times have whole seconds: round up, or the stored time is up to 1 s earlier than the delay (a

@@ -142,6 +142,7 @@ def test_reset_connection_without_evidence_ends_unknown(stack: Stack, namespace:
     status = obj["status"]
     assert (status["phase"], status["outcome"]) == ("Unknown", "OutcomeUnknown")
     assert "restartToken" in status["message"]
+    assert "nor 10 s later" in status["message"]  # plans read again for min(read timeout 30 s, 10 s)
     assert conditions(obj)["Stalled"] == "True"
     assert len(stack.restart_calls(deployment)) == 1
     assert stack.simulator.accepted_restarts(deployment, "kibana", "main-kibana") == 0
