@@ -6,6 +6,8 @@ operator used (to keep RBAC rules honest), and wait for an operator to be ready 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -26,8 +28,24 @@ class RequestRecord:
     name: str | None
     user_agent: str
     content_type: str
+    credentials: str  # who authenticated, as an audit log says it: never the secret itself (see `who`)
     status_code: int
     time: float
+
+
+def who(authorization: str) -> str:
+    """`bearer:<first 12 hex of the token's SHA-256>`, `basic:<user>`, `other:<scheme>`, or "" with no header."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if not scheme:
+        return ""
+    if scheme.lower() == "bearer":
+        return "bearer:" + hashlib.sha256(value.strip().encode()).hexdigest()[:12]
+    if scheme.lower() == "basic":
+        try:
+            return "basic:" + base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            return "basic:?"
+    return f"other:{scheme[:20]}"
 
 
 class RequestLog:

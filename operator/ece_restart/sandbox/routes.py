@@ -21,7 +21,7 @@ from ece_restart.sandbox import discovery, errors, openapi, paths, protobuf
 from ece_restart.sandbox.apiserver import APPLY_PATCH, ApiServer, WriteOptions
 from ece_restart.sandbox.errors import ApiError
 from ece_restart.sandbox.faults import Faults
-from ece_restart.sandbox.requestlog import RequestLog, RequestRecord
+from ece_restart.sandbox.requestlog import RequestLog, RequestRecord, who
 from ece_restart.sandbox.resources import ResourceType
 from ece_restart.sandbox.selectors import FieldSelector, LabelSelector
 from ece_restart.sandbox.tables import table, wants_table
@@ -118,6 +118,7 @@ class Router:
                 name=route.name,
                 user_agent=request.headers.get("User-Agent", ""),
                 content_type=request.headers.get("Content-Type", ""),
+                credentials=who(request.headers.get("Authorization", "")),
                 status_code=status,
                 time=started,
             )

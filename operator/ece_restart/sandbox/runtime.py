@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -56,16 +57,18 @@ class Sandbox:
 
     # ------------------------------------------------------------------------------------------------ serving
     @asynccontextmanager
-    async def serving(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-        """Serve in the running event loop; yields the base URL (`http://127.0.0.1:PORT`)."""
+    async def serving(self, host: str = "127.0.0.1", port: int = 0,
+                      tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+        """Serve in the running event loop; yields the base URL (`http://127.0.0.1:PORT`, or `https://` with a
+        server TLS context, which may also require client certificates as an apiserver can)."""
         router = Router(self.api, self.log, self.faults, self.settings)
         runner = web.AppRunner(router.application(), handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=tls)
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
         router.address = f"{bound_host}:{bound_port}"
-        self.url = f"http://{bound_host}:{bound_port}"
+        self.url = f"{'https' if tls else 'http'}://{bound_host}:{bound_port}"
         try:
             yield self.url
         finally:
