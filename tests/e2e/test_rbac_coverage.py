@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ece_restart.sandbox.requestlog import RequestRecord
+from ece_restart.sandbox.kubeconfig import TOKEN
+from ece_restart.sandbox.requestlog import RequestRecord, who
 from ece_restart.simulator import Fault
 from tests.chart.chartlib import render
 from tests.e2e.conftest import API_KEY, Stack
@@ -72,6 +73,8 @@ def test_rbac_covers_every_call_and_nothing_more(private_stack: Stack, namespace
     grants = rbac.effective_rules(objects, service_account=(RELEASE, "rr-ece-restart-operator"))
     requests = operator_requests(stack)
     assert requests, "no operator request was recorded"
+    # Kopf and the operator's own client both authenticate with the kubeconfig's token on every request.
+    assert {r.credentials for r in requests} == {who(f"Bearer {TOKEN}")}
     denied = sorted({describe(r) for r in requests
                      if not rbac.rules_allow(grants, r.verb, r.api_group or "", r.resource or "", r.subresource,
                                              r.namespace, r.name)})
