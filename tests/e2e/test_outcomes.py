@@ -48,10 +48,10 @@ def test_accepted_restart_succeeds_once(stack: Stack, namespace: str) -> None:
 
 def test_slow_answer_is_announced_while_waiting(stack: Stack, namespace: str) -> None:
     deployment = stack.new_deployment("kibana")
-    stack.simulator.add_fault(Fault(route="restart", latency=3.0, times=1, deployment_id=deployment))
+    stack.simulator.add_fault(Fault(route="restart", latency=5.0, times=1, deployment_id=deployment))
     response = stack.kube.create_restart(namespace, "slow", spec(deployment))
     assert response.status_code == 201, response.text
-    # While ECE has not answered (it takes 3 s), the CR already says a request is out.
+    # While ECE has not answered (it takes 5 s; the Event comes after 1 s), the CR says a request is out.
     stack.operator.wait_until(lambda: "RestartRequested" in event_reasons(stack, namespace, "slow"),
                               "the RestartRequested event while ECE is still answering")
     current = stack.kube.get_restart(namespace, "slow")
