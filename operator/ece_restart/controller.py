@@ -99,7 +99,6 @@ class Controller:
         self._target_locks: dict[tuple[object, str], asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._latest: dict[str, dict[str, Any]] = {}
-        self._stale: set[str] = set()
         # resourceVersions the watch delivered while a CR's task ran, and those the task wrote itself: only a
         # version the task did not write makes it re-read the CR before it ends.
         self._event_rvs: dict[str, set[str]] = {}
@@ -122,7 +121,6 @@ class Controller:
             if task is not None:
                 task.cancel()
             self._latest.pop(uid, None)
-            self._stale.discard(uid)
             self._tracker.forget(uid)
             expiry = self._expiries.pop(uid, None)
             if expiry is not None:
@@ -203,12 +201,10 @@ class Controller:
                     self._tracker.track(body)
                     return
                 if decision.step is Step.NOTHING:
-                    if self._event_rvs.pop(uid, set()) - self._written_rvs.get(uid, set()):
-                        self._stale.add(uid)  # a change the task did not make itself: re-read before ending
-                    if uid not in self._stale:
+                    if not self._event_rvs.pop(uid, set()) - self._written_rvs.get(uid, set()):
                         self._schedule_expiry(cr)
                         return
-                    self._stale.discard(uid)
+                    # The watch showed a version this task did not write: read the CR again before ending.
                     if not await self._refresh(uid, cr):
                         return
                     continue
@@ -243,7 +239,6 @@ class Controller:
         finally:
             self._tasks.pop(uid, None)
             self._latest.pop(uid, None)
-            self._stale.discard(uid)
             self._event_rvs.pop(uid, None)
             self._written_rvs.pop(uid, None)
 
