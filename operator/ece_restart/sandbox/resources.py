@@ -78,6 +78,17 @@ class ResourceType:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+def _event_columns(*, message: str) -> tuple[PrinterColumn, ...]:
+    """kubectl's columns for Events; core/v1 keeps the text in `message`, events.k8s.io/v1 in `note`."""
+    return (
+        PrinterColumn("Last Seen", "string", "#lastseen", "Time since the event was last seen"),
+        PrinterColumn("Type", "string", ".type", "Type of the event"),
+        PrinterColumn("Reason", "string", ".reason", "Reason of the event"),
+        PrinterColumn("Object", "string", "#object", "The object the event is about"),
+        PrinterColumn("Message", "string", message, "The message of the event"),
+    )
+
+
 def _age(name: str = "Age") -> PrinterColumn:
     return PrinterColumn(name, "date", ".metadata.creationTimestamp", "CreationTimestamp is a timestamp")
 
@@ -144,13 +155,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "Event",
         namespaced=True,
         short_names=("ev",),
-        columns=(
-            PrinterColumn("Last Seen", "string", "#lastseen", "Time since the event was last seen"),
-            PrinterColumn("Type", "string", ".type", "Type of the event"),
-            PrinterColumn("Reason", "string", ".reason", "Reason of the event"),
-            PrinterColumn("Object", "string", "#object", "The object the event is about"),
-            PrinterColumn("Message", "string", ".message", "The message of the event"),
-        ),
+        columns=_event_columns(message=".message"),
         field_selectors=EVENT_FIELDS,
     ),
     ResourceType(
@@ -161,13 +166,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "Event",
         namespaced=True,
         short_names=("ev",),
-        columns=(
-            PrinterColumn("Last Seen", "string", "#lastseen", "Time since the event was last seen"),
-            PrinterColumn("Type", "string", ".type", "Type of the event"),
-            PrinterColumn("Reason", "string", ".reason", "Reason of the event"),
-            PrinterColumn("Object", "string", "#object", "The object the event is about"),
-            PrinterColumn("Message", "string", ".note", "The message of the event"),
-        ),
+        columns=_event_columns(message=".note"),
         field_selectors=GENERIC_FIELDS | {"reason", "type", "regarding.kind", "regarding.name", "regarding.namespace"},
         storage_group="",
         storage_plural="events",
