@@ -533,10 +533,13 @@ class Simulator:
             )
         return None, deployment, resource
 
-    def _elevation_required(self, principal: Principal) -> Reply | None:
+    def _writable(self, principal: Principal, deployment_id: str, kind: str,
+                  ref_id: str) -> tuple[Reply | None, Resource | None]:
+        """A write's checks in ECE's order: elevated permissions (legacy 449 mode), then the resource exists."""
         if self.legacy_449 and not principal.elevated:
-            return error_reply(449, ELEVATED_CODE, "Elevated permissions are required.")
-        return None
+            return error_reply(449, ELEVATED_CODE, "Elevated permissions are required."), None
+        problem, _deployment, resource = self._lookup(deployment_id, kind, ref_id)
+        return problem, resource
 
     def _restart(
         self,
@@ -561,10 +564,7 @@ class Simulator:
                 not part.strip() for part in options.group_attribute.split(",")
             ):
                 raise BadQuery("group_attribute", options.group_attribute, "__all__, __zone__, __name__ or attributes")
-        elevation = self._elevation_required(principal)
-        if elevation is not None:
-            return elevation
-        problem, _deployment, resource = self._lookup(deployment_id, kind, ref_id)
+        problem, resource = self._writable(principal, deployment_id, kind, ref_id)
         if problem is not None:
             return problem
         assert resource is not None
@@ -636,10 +636,7 @@ class Simulator:
     ) -> Reply:
         force = _query_bool(query, "force_delete", False)
         ignore_missing = _query_bool(query, "ignore_missing", False)
-        elevation = self._elevation_required(principal)
-        if elevation is not None:
-            return elevation
-        problem, _deployment, resource = self._lookup(deployment_id, kind, ref_id)
+        problem, resource = self._writable(principal, deployment_id, kind, ref_id)
         if problem is not None:
             return problem
         assert resource is not None
