@@ -18,6 +18,7 @@ from ece_restart.kube import KubeApi, KubeApiError, load_configuration
 from ece_restart.sandbox import Sandbox
 from ece_restart.sandbox.kubeconfig import TOKEN
 from ece_restart.sandbox.requestlog import who
+from tests.support.sandbox_fixtures import kube_configuration
 
 
 @pytest.fixture
@@ -36,18 +37,6 @@ async def mutual_tls_url(sandbox: Sandbox, ca: trustme.CA) -> AsyncIterator[str]
         yield url
 
 
-def configuration(url: str, *, ca_file: Path | None = None, client_pem: Path | None = None,
-                  token: str | None = "Bearer test-token") -> kubernetes.client.Configuration:
-    config = kubernetes.client.Configuration()
-    config.host = url
-    config.ssl_ca_cert = str(ca_file) if ca_file else None
-    if client_pem is not None:
-        config.cert_file = config.key_file = str(client_pem)
-    if token is not None:
-        config.api_key["BearerToken"] = token
-    return config
-
-
 def files(tmp_path: Path, ca: trustme.CA) -> tuple[Path, Path]:
     ca_file, client_pem = tmp_path / "ca.crt", tmp_path / "client.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -59,7 +48,7 @@ async def test_tls_with_the_cluster_ca_and_a_client_certificate(
     sandbox: Sandbox, mutual_tls_url: str, ca: trustme.CA, tmp_path: Path
 ) -> None:
     ca_file, client_pem = files(tmp_path, ca)
-    kube = KubeApi(configuration(mutual_tls_url, ca_file=ca_file, client_pem=client_pem))
+    kube = KubeApi(kube_configuration(mutual_tls_url, ca_file=ca_file, client_pem=client_pem))
     try:
         assert await kube.get_restart("default", "absent") is None
         await kube.list_restarts_probe()
@@ -76,8 +65,8 @@ async def test_tls_without_the_ca_or_the_client_certificate_fails_and_is_counted
 ) -> None:
     ca_file, client_pem = files(tmp_path, ca)
     failures: list[str] = []
-    config = (configuration(mutual_tls_url, client_pem=client_pem) if missing == "ca"
-              else configuration(mutual_tls_url, ca_file=ca_file))
+    config = (kube_configuration(mutual_tls_url, client_pem=client_pem) if missing == "ca"
+              else kube_configuration(mutual_tls_url, ca_file=ca_file))
     kube = KubeApi(config, on_error=failures.append)
     try:
         with pytest.raises((aiohttp.ClientSSLError, aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
@@ -91,7 +80,7 @@ async def test_an_answer_the_call_does_not_handle_raises_with_the_servers_messag
     sandbox: Sandbox, sandbox_url: str
 ) -> None:
     failures: list[str] = []
-    kube = KubeApi(configuration(sandbox_url), on_error=failures.append)
+    kube = KubeApi(kube_configuration(sandbox_url), on_error=failures.append)
     sandbox.faults.fail_next(1, status=503, method="PATCH", message="etcd is unavailable")
     try:
         with pytest.raises(KubeApiError, match="patch_status: HTTP 503: etcd is unavailable") as raised:
@@ -108,7 +97,7 @@ async def test_the_token_is_sent_and_a_rotated_one_is_picked_up_after_a_401(sand
     def refresh(config: kubernetes.client.Configuration) -> None:  # what the loaders' refresh hook does
         config.api_key["BearerToken"] = current[0]
 
-    config = configuration(sandbox_url, token=None)
+    config = kube_configuration(sandbox_url, token=None)
     config.refresh_api_key_hook = refresh
     kube = KubeApi(config)
     try:

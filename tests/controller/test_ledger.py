@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import kubernetes
 import pytest
 
 from ece_restart.kube import KubeApi
 from ece_restart.ledger import Claim, Ledger
 from ece_restart.sandbox import Sandbox
+from tests.support.sandbox_fixtures import kube_configuration
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SHARD = "ece-restart-ledger-a"
@@ -20,10 +20,7 @@ SHARD = "ece-restart-ledger-a"
 
 @pytest.fixture
 async def ledger(sandbox: Sandbox, sandbox_url: str) -> AsyncIterator[Ledger]:
-    configuration = kubernetes.client.Configuration()
-    configuration.host = sandbox_url
-    configuration.api_key["BearerToken"] = "Bearer test-token"
-    kube = KubeApi(configuration)
+    kube = KubeApi(kube_configuration(sandbox_url))
     yield Ledger(kube, "default")
     await kube.aclose()
 

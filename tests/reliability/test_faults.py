@@ -202,11 +202,12 @@ def test_410_gone_relists_and_never_reruns_finished_crs(stack: Stack) -> None:
     assert len(stack.restart_calls(dep)) == 1 and len(stack.restart_calls(old)) == 1
 
 
-def test_409_on_the_intent_write_is_re_read_and_restarts_once(stack: Stack) -> None:
+@pytest.mark.parametrize(("status", "times"), [(409, 1), (503, 2)], ids=["409-re-read", "503-retried"])
+def test_a_refused_intent_write_is_tried_again_and_restarts_once(stack: Stack, status: int, times: int) -> None:
     ns, dep = stack.new_namespace(), stack.new_deployment()
-    rule = stack.sandbox.faults.fail_next(1, status=409, verb="patch", resource="resourcerestarts",
+    rule = stack.sandbox.faults.fail_next(times, status=status, verb="patch", resource="resourcerestarts",
                                           subresource="status", namespace=ns)
-    obj = stack.run(ns, "conflict", spec(dep))
+    obj = stack.run(ns, f"refused-{status}", spec(dep))
     assert rule.remaining == 0
     assert status_of(obj) == ("Succeeded", "RestartAccepted", 202, None, 1)
     assert len(stack.restart_calls(dep)) == 1
@@ -223,16 +224,6 @@ def test_409_on_the_result_write_is_settled_from_plan_info(stack: Stack) -> None
     assert rule.remaining == 0
     assert status_of(obj)[:2] == ("Succeeded", "RestartAccepted")
     assert len(stack.restart_calls(dep)) == 1 and stack.simulator.accepted_restarts(dep) == 1
-
-
-def test_5xx_on_the_intent_write_is_retried(stack: Stack) -> None:
-    ns, dep = stack.new_namespace(), stack.new_deployment()
-    rule = stack.sandbox.faults.fail_next(2, status=503, verb="patch", resource="resourcerestarts",
-                                          subresource="status", namespace=ns)
-    obj = stack.run(ns, "unavailable", spec(dep))
-    assert rule.remaining == 0
-    assert status_of(obj) == ("Succeeded", "RestartAccepted", 202, None, 1)
-    assert len(stack.restart_calls(dep)) == 1
 
 
 def test_api_server_briefly_unreachable(stack: Stack) -> None:

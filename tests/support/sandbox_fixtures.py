@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kubernetes
 import pytest
 
 from ece_restart.crd import API_VERSION, KIND
@@ -47,6 +48,19 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def kube_configuration(url: str, *, ca_file: Path | None = None, client_pem: Path | None = None,
+                       token: str | None = "Bearer test-token") -> kubernetes.client.Configuration:
+    """A Configuration as the `kubernetes` loaders leave one, for the operator's own client (ece_restart.kube)."""
+    config = kubernetes.client.Configuration()
+    config.host = url
+    config.ssl_ca_cert = str(ca_file) if ca_file else None
+    if client_pem is not None:
+        config.cert_file = config.key_file = str(client_pem)
+    if token is not None:
+        config.api_key["BearerToken"] = token
+    return config
 
 
 @pytest.fixture
